@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -143,4 +144,46 @@ func (s *Store) SealedKeyIDs(ctx context.Context) (map[string]int64, error) {
 		}
 	}
 	return counts, nil
+}
+
+// RewriteSealed passes every sealed value in every secret column to
+// rewrite, batchSize rows at a time, and stores the values it returns with
+// changed set. A row that changed meanwhile is skipped: its writer sealed it
+// afresh. It returns how many values were rewritten. Key rotation uses it.
+func (s *Store) RewriteSealed(ctx context.Context, batchSize int, rewrite func(sealed, aad string) (string, bool, error)) (int, error) {
+	if batchSize <= 0 {
+		return 0, fmt.Errorf("store: rewrite sealed: batch size %d, want > 0", batchSize)
+	}
+	rewritten := 0
+	for _, col := range secretColumns {
+		var after []string
+		for {
+			batch, err := s.ListSealed(ctx, col, after, batchSize)
+			if err != nil {
+				return rewritten, err
+			}
+			for _, v := range batch {
+				replacement, changed, err := rewrite(v.Sealed, v.AAD())
+				if err != nil {
+					return rewritten, fmt.Errorf("store: rewrite %s.%s row %s: %w", col.Table, col.Column, strings.Join(v.Key, "/"), err)
+				}
+				if !changed {
+					continue
+				}
+				err = s.ReplaceSealed(ctx, v, replacement)
+				if errors.Is(err, ErrConflict) {
+					continue
+				}
+				if err != nil {
+					return rewritten, err
+				}
+				rewritten++
+			}
+			if len(batch) < batchSize {
+				break
+			}
+			after = batch[len(batch)-1].Key
+		}
+	}
+	return rewritten, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Providers", testProviders},
 		{"ProviderConcurrentUpdates", testProviderConcurrentUpdates},
 		{"SealedValues", testSealedValues},
+		{"RewriteSealed", testRewriteSealed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,5 +401,52 @@ func testSealedValues(t *testing.T, s *store.Store) {
 	}
 	if got.ClientSecret != "tg1:k3:new" {
 		t.Errorf("client secret after replace: got %q, want tg1:k3:new", got.ClientSecret)
+	}
+}
+
+func testRewriteSealed(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		p := sampleProvider(fmt.Sprintf("r%d", i))
+		p.ClientSecret = fmt.Sprintf("tg1:old:v%d", i)
+		if i == 4 {
+			p.ClientSecret = "tg1:new:v4"
+		}
+		if err := s.CreateProvider(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The rewrite moves values from key "old" to key "new", and checks it is
+	// given each row's own associated data.
+	var seen []string
+	n, err := s.RewriteSealed(ctx, 2, func(sealed, aad string) (string, bool, error) {
+		seen = append(seen, sealed)
+		id := strings.TrimPrefix(aad, store.ProviderSecretAAD(""))
+		if want := store.ProviderSecretAAD(id); aad != want {
+			return "", false, fmt.Errorf("aad %q, want %q", aad, want)
+		}
+		if strings.HasPrefix(sealed, "tg1:new:") {
+			return sealed, false, nil
+		}
+		return strings.Replace(sealed, "tg1:old:", "tg1:new:", 1), true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || len(seen) != 5 {
+		t.Errorf("RewriteSealed: got %d rewritten of %d seen, want 4 of 5", n, len(seen))
+	}
+	counts, err := s.SealedKeyIDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int64{"new": 5}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("SealedKeyIDs after rewrite: got %v, want %v", counts, want)
+	}
+
+	failure := errors.New("cannot open")
+	if _, err := s.RewriteSealed(ctx, 2, func(string, string) (string, bool, error) { return "", false, failure }); !errors.Is(err, failure) {
+		t.Errorf("RewriteSealed with a failing rewrite: got %v, want the rewrite's error", err)
 	}
 }
