@@ -24,11 +24,18 @@ func (c SecretColumn) aad(key []string) string {
 	return c.Table + "." + c.Column + ":" + strings.Join(key, "\x1f")
 }
 
-var providerSecret = SecretColumn{Table: "providers", Column: "client_secret", KeyColumns: []string{"id"}}
+var (
+	providerSecret  = SecretColumn{Table: "providers", Column: "client_secret", KeyColumns: []string{"id"}}
+	consentVerifier = SecretColumn{Table: "consents", Column: "verifier", KeyColumns: []string{"id"}}
+	tokenAccess     = SecretColumn{Table: "tokens", Column: "access_token", KeyColumns: []string{"user_id", "provider_id"}}
+	tokenRefresh    = SecretColumn{Table: "tokens", Column: "refresh_token", KeyColumns: []string{"user_id", "provider_id"}}
+	tokenExtras     = SecretColumn{Table: "tokens", Column: "extras", KeyColumns: []string{"user_id", "provider_id"}}
+	revocationToken = SecretColumn{Table: "revocations", Column: "token", KeyColumns: []string{"id"}}
+)
 
 // secretColumns lists every column holding sealed values. A migration that
 // adds such a column must add it here, or key rotation will miss it.
-var secretColumns = []SecretColumn{providerSecret}
+var secretColumns = []SecretColumn{providerSecret, consentVerifier, tokenAccess, tokenRefresh, tokenExtras, revocationToken}
 
 // SecretColumns returns every column that holds sealed values.
 func SecretColumns() []SecretColumn {

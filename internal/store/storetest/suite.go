@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"SealedValues", testSealedValues},
 		{"RewriteSealed", testRewriteSealed},
 	}
+	tests = append(tests, vaultTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
