@@ -25,17 +25,22 @@ func (c SecretColumn) aad(key []string) string {
 }
 
 var (
-	providerSecret  = SecretColumn{Table: "providers", Column: "client_secret", KeyColumns: []string{"id"}}
-	consentVerifier = SecretColumn{Table: "consents", Column: "verifier", KeyColumns: []string{"id"}}
-	tokenAccess     = SecretColumn{Table: "tokens", Column: "access_token", KeyColumns: []string{"user_id", "provider_id"}}
-	tokenRefresh    = SecretColumn{Table: "tokens", Column: "refresh_token", KeyColumns: []string{"user_id", "provider_id"}}
-	tokenExtras     = SecretColumn{Table: "tokens", Column: "extras", KeyColumns: []string{"user_id", "provider_id"}}
-	revocationToken = SecretColumn{Table: "revocations", Column: "token", KeyColumns: []string{"id"}}
+	providerSecret     = SecretColumn{Table: "providers", Column: "client_secret", KeyColumns: []string{"id"}}
+	consentVerifier    = SecretColumn{Table: "consents", Column: "verifier", KeyColumns: []string{"id"}}
+	tokenAccess        = SecretColumn{Table: "tokens", Column: "access_token", KeyColumns: []string{"user_id", "provider_id"}}
+	tokenRefresh       = SecretColumn{Table: "tokens", Column: "refresh_token", KeyColumns: []string{"user_id", "provider_id"}}
+	tokenExtras        = SecretColumn{Table: "tokens", Column: "extras", KeyColumns: []string{"user_id", "provider_id"}}
+	revocationToken    = SecretColumn{Table: "revocations", Column: "token", KeyColumns: []string{"id"}}
+	loginFlowVerifier  = SecretColumn{Table: "login_flows", Column: "verifier", KeyColumns: []string{"state_hash"}}
+	sessionIDTokenHint = SecretColumn{Table: "browser_sessions", Column: "id_token_hint", KeyColumns: []string{"id_hash"}}
 )
 
 // secretColumns lists every column holding sealed values. A migration that
 // adds such a column must add it here, or key rotation will miss it.
-var secretColumns = []SecretColumn{providerSecret, consentVerifier, tokenAccess, tokenRefresh, tokenExtras, revocationToken}
+var secretColumns = []SecretColumn{
+	providerSecret, consentVerifier, tokenAccess, tokenRefresh, tokenExtras, revocationToken,
+	loginFlowVerifier, sessionIDTokenHint,
+}
 
 // SecretColumns returns every column that holds sealed values.
 func SecretColumns() []SecretColumn {

@@ -25,6 +25,14 @@ type Session struct {
 	ExpiresAt   time.Time
 }
 
+// SessionIDTokenAAD is the associated data that seals a session's ID token
+// hint to its row.
+func SessionIDTokenAAD(idHash string) string { return sessionIDTokenHint.aad([]string{idHash}) }
+
+// LoginFlowVerifierAAD is the associated data that seals a sign-in flow's
+// PKCE verifier to its row.
+func LoginFlowVerifierAAD(stateHash string) string { return loginFlowVerifier.aad([]string{stateHash}) }
+
 // CreateSession stores a new session. It returns ErrAlreadyExists when the
 // hash is taken.
 func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
