@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -68,4 +70,18 @@ func (s *Store) MigrationStatus(ctx context.Context) (current, latest int64, err
 		return 0, 0, fmt.Errorf("store: migrations: %w", err)
 	}
 	return provider.GetVersions(ctx)
+}
+
+// SchemaFingerprint returns a short hash of the embedded migrations. Two
+// binaries with the same fingerprint create the same schema; tests use it
+// to name a reusable template database.
+func SchemaFingerprint() string {
+	h := sha256.New()
+	entries, _ := fs.ReadDir(migrations, "migrations")
+	for _, e := range entries {
+		b, _ := fs.ReadFile(migrations, "migrations/"+e.Name())
+		h.Write([]byte(e.Name()))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

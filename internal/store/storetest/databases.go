@@ -54,10 +54,41 @@ func OpenSQLite(t testing.TB, path string) *store.Store {
 // server cannot be reached.
 func NewPostgresURL(t testing.TB) string {
 	t.Helper()
+	return createPostgresDatabase(t, "")
+}
+
+// NewMigratedPostgresURL is NewPostgresURL for a database that already has
+// the current schema. It copies a template database made once per schema
+// version, which is much faster than migrating every test's database.
+func NewMigratedPostgresURL(t testing.TB) string {
+	t.Helper()
+	return createPostgresDatabase(t, migratedTemplate(t))
+}
+
+func postgresBaseURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skipf("%s is not set; set it to a postgres:// URL to run the PostgreSQL tests", PostgresURLEnv)
 	}
+	return base
+}
+
+func withDatabase(t testing.TB, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresURLEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// createPostgresDatabase creates a database, copied from template when it
+// is not empty, and drops it when the test ends.
+func createPostgresDatabase(t testing.TB, template string) string {
+	t.Helper()
+	base := postgresBaseURL(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
@@ -70,7 +101,11 @@ func NewPostgresURL(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := "toolgate_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	stmt := "CREATE DATABASE " + name
+	if template != "" {
+		stmt += " TEMPLATE " + template
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -85,20 +120,68 @@ func NewPostgresURL(t testing.TB) string {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
+	return withDatabase(t, base, name)
+}
 
-	u, err := url.Parse(base)
+// templateLockID serialises test processes creating the template database.
+const templateLockID = 0x746f6f6c74706c
+
+// migratedTemplate returns the name of a database holding the current
+// schema, creating it the first time. It is named after the schema
+// fingerprint and kept between runs, so each schema version costs one
+// migration on a machine.
+func migratedTemplate(t testing.TB) string {
+	t.Helper()
+	base := postgresBaseURL(t)
+	name := "toolgate_template_" + store.SchemaFingerprint()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("parse %s: %v", PostgresURLEnv, err)
+		t.Fatalf("connect to PostgreSQL from %s: %v", PostgresURLEnv, err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLockID); err != nil {
+		t.Fatalf("lock template creation: %v", err)
+	}
+	defer admin.Exec(ctx, "SELECT pg_advisory_unlock($1)", templateLockID)
+
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		t.Fatalf("look up template database: %v", err)
+	}
+	if exists {
+		return name
+	}
+	// Build under a temporary name and rename when complete, so that a
+	// process killed midway never leaves a half-migrated template.
+	building := name + "_building"
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)"); err != nil {
+		t.Fatalf("drop stale template: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
+		t.Fatalf("create template database: %v", err)
+	}
+	s, err := postgres.Open(ctx, withDatabase(t, base, building))
+	if err != nil {
+		t.Fatalf("open template database: %v", err)
+	}
+	err = s.Migrate(ctx, discardLogger())
+	s.Close()
+	if err != nil {
+		t.Fatalf("migrate template database: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+building+" RENAME TO "+name); err != nil {
+		t.Fatalf("rename template database: %v", err)
+	}
+	dropOldTemplates(t, admin, name)
+	return name
 }
 
 // NewPostgres returns a migrated store on a new PostgreSQL database (see
 // NewPostgresURL), closed when the test ends.
 func NewPostgres(t testing.TB) *store.Store {
 	t.Helper()
-	return OpenPostgres(t, NewPostgresURL(t))
+	return OpenPostgres(t, NewMigratedPostgresURL(t))
 }
 
 // OpenPostgres opens and migrates the PostgreSQL database at url, closing
@@ -118,3 +201,24 @@ func OpenPostgres(t testing.TB, url string) *store.Store {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// dropOldTemplates removes templates of earlier schema versions, so a
+// development machine keeps one.
+func dropOldTemplates(t testing.TB, admin *pgx.Conn, keep string) {
+	ctx := context.Background()
+	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'toolgate_template_%' AND datname <> $1", keep)
+	if err != nil {
+		t.Logf("list old template databases: %v", err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Logf("list old template databases: %v", err)
+		return
+	}
+	for _, old := range names {
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{old}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Logf("drop old template database %s: %v", old, err)
+		}
+	}
+}
