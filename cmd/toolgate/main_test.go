@@ -59,11 +59,17 @@ type servedToolgate struct {
 // waits until it listens. The server stops when the test ends.
 func startServe(t *testing.T, args ...string) *servedToolgate {
 	t.Helper()
+	return startServeOn(t, "127.0.0.1:0", args...)
+}
+
+// startServeOn is startServe on a given listen address.
+func startServeOn(t *testing.T, listen string, args ...string) *servedToolgate {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), io.Discard, logs)
+		done <- run(ctx, append([]string{"serve", "--listen", listen}, args...), io.Discard, logs)
 	}()
 
 	s := &servedToolgate{logs: logs}
