@@ -61,7 +61,6 @@ const loginFlowTTL = 10 * time.Minute
 // maxReturnToLen limits the length of a return_to path.
 const maxReturnToLen = 2048
 
-
 // handleOIDCLogin serves GET /auth/login in ModeOIDC: it stores a new flow
 // and redirects to the provider's authorization endpoint.
 func (a *Authenticator) handleOIDCLogin(w http.ResponseWriter, r *http.Request) {

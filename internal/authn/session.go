@@ -18,7 +18,6 @@ import (
 // after its last request.
 const sessionTouchInterval = time.Minute
 
-
 // startSession stores a new session for user and sets its cookie on w.
 // method is the store's AuthMethod ("oidc" or "dev"). idToken, if not empty,
 // is kept sealed for RP-initiated logout. A session that the request's cookie
