@@ -79,6 +79,9 @@ type Error struct {
 	Description string
 	// HTTPStatus is the response status, zero when no response arrived.
 	HTTPStatus int
+	// RetryAfter is the delay a transient response requested in its
+	// Retry-After header, at most one hour; zero when it gave none.
+	RetryAfter time.Duration
 	// Err is the underlying transport error, if any.
 	Err error
 }
