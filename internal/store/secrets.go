@@ -40,6 +40,7 @@ var (
 var secretColumns = []SecretColumn{
 	providerSecret, consentVerifier, tokenAccess, tokenRefresh, tokenExtras, revocationToken,
 	loginFlowVerifier, sessionIDTokenHint,
+	mcpServerHeaders,
 }
 
 // SecretColumns returns every column that holds sealed values.

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"RewriteSealed", testRewriteSealed},
 	}
 	tests = append(tests, vaultTests...)
+	tests = append(tests, mcpTests...)
 	tests = append(tests, chatTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
