@@ -16,9 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/toolgate/toolgate/internal/agent"
+	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/authn"
+	"github.com/toolgate/toolgate/internal/consent"
 	"github.com/toolgate/toolgate/internal/httpapi"
+	"github.com/toolgate/toolgate/internal/mcpclient"
+	"github.com/toolgate/toolgate/internal/oauthclient"
 	"github.com/toolgate/toolgate/internal/provider"
+	"github.com/toolgate/toolgate/internal/vault"
 )
 
 // serveFlags are the settings of "toolgate serve".
@@ -39,6 +45,7 @@ type serveFlags struct {
 	jwtAudience     string
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
+	models          modelFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -60,6 +67,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.jwtAudience, "jwt-audience", "", "audience required in bearer JWTs from the OpenID provider (default: the client id)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", 12*time.Hour, "how long a browser session lasts without use (a duration such as 12h)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on SIGTERM before closing them")
+	f.models.register(fs)
 }
 
 // resolvedExternalURL validates --external-url, defaulting to the listen
@@ -182,16 +190,40 @@ func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http
 	providers := provider.NewRegistry(st, kr, &provider.Options{
 		ExternalURL: external, HTTPClient: httpClient, Logger: logger,
 	})
+	models, err := f.models.registry(httpClient)
+	if err != nil {
+		return fail(err)
+	}
+	recorder := audit.New(st, &audit.Options{Registerer: reg, Logger: logger})
+	tokenClient := oauthclient.New(httpClient, &oauthclient.Options{Logger: logger})
+	tokens := vault.New(st, kr, providers, tokenClient, recorder, &vault.Options{Logger: logger, Registerer: reg})
+	consents := consent.New(st, kr, providers, tokens, tokenClient, recorder, &consent.Options{
+		ExternalURL: external, AllowedOrigins: origins, Logger: logger, Registerer: reg,
+	})
+	mcpServers := mcpclient.NewRegistry(st, kr, &mcpclient.Options{
+		Tokens: mcpclient.TokenSourceFunc(func(ctx context.Context, userID, providerID string) (string, error) {
+			tok, err := tokens.Token(ctx, userID, providerID, vault.TokenOptions{})
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken, nil
+		}),
+		Logger: logger,
+	})
+	runner := agent.New(st, models, &agent.MCPTools{Registry: mcpServers}, tokens, consents, &agent.Options{Logger: logger})
 
 	api := httpapi.New(&httpapi.Options{
 		Logger: logger, DB: st, Gatherer: reg, Registerer: reg,
 		Authenticate: auth.Middleware, RequireAdmin: auth.RequireAdmin,
-		Providers: providers,
-		Routes:    []func(*http.ServeMux){auth.Routes},
+		Providers: providers, Vault: tokens, Consents: consents, ConsentStarter: consents,
+		MCPServers: mcpServers, Agent: runner, Models: models, Audit: st,
+		Routes: []func(*http.ServeMux){auth.Routes},
 	})
 
 	bg, stopBackground := context.WithCancel(context.Background())
 	go sweepExpired(bg, st, logger)
+	go tokens.RunRevocationRetries(bg)
+	go tokens.RunCacheInvalidation(bg)
 	closeAll = func() {
 		stopBackground()
 		st.Close()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/toolgate/toolgate/internal/authn"
 	"github.com/toolgate/toolgate/internal/problem"
 	"github.com/toolgate/toolgate/internal/provider"
 )
@@ -86,6 +87,21 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) deleteProvider(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	if _, err := s.opts.Providers.Get(r.Context(), id); err != nil {
+		return providerProblem(err, id)
+	}
+	// Revoke and remove the users' tokens first, while the provider's
+	// endpoints and credentials are still known.
+	if s.opts.Vault != nil {
+		actor, _ := authn.FromContext(r.Context())
+		actorID := ""
+		if actor != nil {
+			actorID = actor.UserID
+		}
+		if err := s.opts.Vault.RemoveProvider(r.Context(), id, actorID); err != nil {
+			return problem.Internal(fmt.Errorf("remove tokens of provider %q: %w", id, err))
+		}
+	}
 	if err := s.opts.Providers.Delete(r.Context(), id); err != nil {
 		return providerProblem(err, id)
 	}

@@ -21,8 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/toolgate/toolgate/internal/agent"
+	"github.com/toolgate/toolgate/internal/authn"
+	"github.com/toolgate/toolgate/internal/consent"
+	"github.com/toolgate/toolgate/internal/mcpclient"
 	"github.com/toolgate/toolgate/internal/problem"
 	"github.com/toolgate/toolgate/internal/provider"
+	"github.com/toolgate/toolgate/internal/vault"
 )
 
 // Server routes every HTTP request. Construct it with New; it is safe for
@@ -59,11 +64,31 @@ type Options struct {
 	Routes []func(mux *http.ServeMux)
 	// Providers serves the admin provider routes. Nil leaves them out.
 	Providers *provider.Registry
+	// MCPServers serves the admin MCP server routes. Nil leaves them out.
+	MCPServers *mcpclient.Registry
 	// RequireAdmin wraps every admin route. It must reject requests
 	// without an identity with 401 and those of non-admins with 403. Nil
 	// rejects every admin request with 401, so that no admin route is
 	// open by mistake.
 	RequireAdmin func(http.Handler) http.Handler
+	// Consents serves the consent routes: the two API routes and the
+	// browser pages /connect/{consent_id}, /oauth/callback and
+	// /oauth-complete. Nil leaves them out.
+	Consents *consent.Service
+	// Vault serves the connector routes under /api/v1/connectors, which
+	// also need Providers. Nil leaves them out.
+	Vault *vault.Vault
+	// ConsentStarter starts a consent when the token route returns 409,
+	// so that the response carries the authorization URL. Nil returns 409
+	// without it.
+	ConsentStarter ConsentStarter
+	// Audit serves GET /api/v1/admin/audit. Nil leaves it out.
+	Audit AuditLister
+	// Agent serves the chat session and turn routes. Nil leaves them out.
+	Agent *agent.Runner
+	// Models serves GET /api/v1/models, the models a turn may name. Nil
+	// leaves it out.
+	Models ModelLister
 }
 
 // New returns a Server with every API route registered.
@@ -114,6 +139,24 @@ func (s *Server) routes() {
 	s.route("GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI))
 	if s.opts.Providers != nil {
 		s.routeProviders()
+	}
+	if s.opts.MCPServers != nil {
+		s.routeMCPServers()
+	}
+	if s.opts.Consents != nil {
+		s.routeConsents()
+	}
+	if s.opts.Vault != nil {
+		s.routeConnectors()
+	}
+	if s.opts.Audit != nil {
+		s.routeAudit()
+	}
+	if s.opts.Agent != nil {
+		s.routeSessions()
+	}
+	if s.opts.Models != nil {
+		s.route("GET /api/v1/models", authn.RequireUser(s.handle(s.listModels)))
 	}
 	s.mux.Handle("/api/", s.handle(s.noRoute))
 }

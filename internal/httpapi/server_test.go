@@ -7,10 +7,16 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/toolgate/toolgate/internal/agent"
+	"github.com/toolgate/toolgate/internal/consent"
 	"github.com/toolgate/toolgate/internal/keyring"
+	"github.com/toolgate/toolgate/internal/llm"
+	"github.com/toolgate/toolgate/internal/mcpclient"
+	"github.com/toolgate/toolgate/internal/oauthclient"
 	"github.com/toolgate/toolgate/internal/problem"
 	"github.com/toolgate/toolgate/internal/provider"
 	"github.com/toolgate/toolgate/internal/store/storetest"
+	"github.com/toolgate/toolgate/internal/vault"
 )
 
 // allRoutesServer returns a Server with every optional component set, so
@@ -27,10 +33,27 @@ func allRoutesServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	external, _ := url.Parse("https://toolgate.example.com")
+	providers := provider.NewRegistry(st, kr, &provider.Options{ExternalURL: external})
+	tokenClient := oauthclient.New(nil, nil)
+	tokens := vault.New(st, kr, providers, tokenClient, nil, nil)
+	consents := consent.New(st, kr, providers, tokens, tokenClient, nil, nil)
+	mcpServers := mcpclient.NewRegistry(st, kr, nil)
+	models := llm.NewRegistry()
+	scripted := llm.NewScripted()
+	if err := models.Add(scripted, scripted.Models()...); err != nil {
+		t.Fatal(err)
+	}
 	return New(&Options{
-		DB:           st,
-		Providers:    provider.NewRegistry(st, kr, &provider.Options{ExternalURL: external}),
-		RequireAdmin: fakeRequireAdmin,
+		DB:             st,
+		Providers:      providers,
+		MCPServers:     mcpServers,
+		Consents:       consents,
+		Vault:          tokens,
+		ConsentStarter: consents,
+		Audit:          st,
+		Agent:          agent.New(st, models, &agent.MCPTools{Registry: mcpServers}, tokens, consents, nil),
+		Models:         models,
+		RequireAdmin:   fakeRequireAdmin,
 	})
 }
 
