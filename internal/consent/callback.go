@@ -139,7 +139,7 @@ func (s *Service) complete(ctx context.Context, c *store.Consent, query url.Valu
 	// does not carry authorization_response_iss_parameter_supported. With
 	// that flag, a missing iss from a provider that sends one could be
 	// rejected.
-	if iss := query.Get("iss"); iss != "" && cfg.Issuer != "" && !sameIssuer(iss, cfg.Issuer) {
+	if iss := query.Get("iss"); iss != "" && cfg.Issuer != "" && !provider.SameIssuer(iss, cfg.Issuer) {
 		return s.fail(ctx, c, failure{code: codeIssuerMismatch,
 			description: "the authorization response came from another issuer than the provider's"})
 	}
@@ -255,34 +255,6 @@ func grantedScopes(resp *oauthclient.TokenResponse, c *store.Consent) []string {
 		return resp.Scopes
 	}
 	return c.Scopes
-}
-
-// sameIssuer reports whether two issuer identifiers are the same, treating
-// a root issuer with and without its trailing slash as one, and scheme and
-// host without regard to case. Paths compare exactly otherwise.
-//
-// NOTE: provider.sameIssuer has the same rule but is unexported; exporting
-// it would let both packages share one definition.
-func sameIssuer(a, b string) bool {
-	return normalizeIssuer(a) == normalizeIssuer(b)
-}
-
-func normalizeIssuer(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return s
-	}
-	path := u.EscapedPath()
-	if path == "/" {
-		path = ""
-	}
-	out := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + path
-	if u.RawQuery != "" || u.Fragment != "" {
-		// RFC 8414 issuers have neither. Keep them, so that such a value
-		// never equals a clean issuer.
-		out += "?" + u.RawQuery + "#" + u.Fragment
-	}
-	return out
 }
 
 // sanitizeErrorCode returns code when it is 1 to maxErrorCodeLen

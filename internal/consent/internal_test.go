@@ -87,31 +87,6 @@ func TestAuthorizationURLWithoutScopes(t *testing.T) {
 	}
 }
 
-func TestSameIssuer(t *testing.T) {
-	cases := []struct {
-		a, b string
-		same bool
-	}{
-		{"https://idp.example.com", "https://idp.example.com/", true},
-		{"https://idp.example.com/", "https://idp.example.com", true},
-		{"https://IDP.example.com", "https://idp.example.com", true},
-		{"HTTPS://idp.example.com", "https://idp.example.com", true},
-		{"https://idp.example.com/tenant", "https://idp.example.com/tenant", true},
-		{"https://idp.example.com/tenant/", "https://idp.example.com/tenant", false},
-		{"https://idp.example.com/Tenant", "https://idp.example.com/tenant", false},
-		{"http://idp.example.com", "https://idp.example.com", false},
-		{"https://idp.example.com:8443", "https://idp.example.com", false},
-		{"https://idp.example.com?x=1", "https://idp.example.com", false},
-		{"https://idp.example.com#", "https://idp.example.com", true},
-		{"idp.example.com", "https://idp.example.com", false},
-	}
-	for _, tc := range cases {
-		if got := sameIssuer(tc.a, tc.b); got != tc.same {
-			t.Errorf("sameIssuer(%q, %q): got %v, want %v", tc.a, tc.b, got, tc.same)
-		}
-	}
-}
-
 func TestSanitizeErrorCode(t *testing.T) {
 	cases := map[string]string{
 		"access_denied":             "access_denied",

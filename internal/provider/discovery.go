@@ -59,10 +59,11 @@ func impliedIssuer(raw string) (issuer, detail string) {
 	return u.Scheme + "://" + u.Host + issuerPath, ""
 }
 
-// sameIssuer reports whether two issuer URLs are the same, treating a root
+// SameIssuer reports whether two issuer URLs are the same, treating a root
 // issuer with and without its trailing slash as one, and scheme and host
-// without regard to case. Paths compare exactly otherwise.
-func sameIssuer(a, b string) bool {
+// without regard to case. Paths compare exactly otherwise. The consent
+// flow uses it for the RFC 9207 iss parameter.
+func SameIssuer(a, b string) bool {
 	return normalizeIssuer(a) == normalizeIssuer(b)
 }
 
@@ -75,7 +76,13 @@ func normalizeIssuer(s string) string {
 	if path == "/" {
 		path = ""
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + path
+	out := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + path
+	if u.RawQuery != "" || u.Fragment != "" {
+		// RFC 8414 issuers have neither. Keep them, so that such a value
+		// never equals a clean issuer.
+		out += "?" + u.RawQuery + "#" + u.Fragment
+	}
+	return out
 }
 
 // discoveryError is a failed fetch or check of a discovery document: the
@@ -130,7 +137,7 @@ func newDiscoveryClient(base *http.Client) *http.Client {
 // the operator more than the admin's message does.
 func (r *Registry) discover(ctx context.Context, providerID, rawURL, wantIssuer string) (*Metadata, error) {
 	md, err := r.fetchMetadata(ctx, rawURL)
-	if err == nil && !sameIssuer(md.Issuer, wantIssuer) {
+	if err == nil && !SameIssuer(md.Issuer, wantIssuer) {
 		err = &discoveryError{detail: fmt.Sprintf(
 			"issuer mismatch: the document's issuer is %q, but the URL implies %q; use the discovery URL of %q, or correct the server's issuer setting",
 			md.Issuer, wantIssuer, md.Issuer)}

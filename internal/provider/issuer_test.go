@@ -44,10 +44,14 @@ func TestSameIssuer(t *testing.T) {
 		{"https://idp.example.com", "http://idp.example.com", false},
 		{"https://idp.example.com:8443", "https://idp.example.com", false},
 		{"", "https://idp.example.com", false},
+		{"HTTPS://idp.example.com", "https://idp.example.com", true},
+		{"https://idp.example.com?x=1", "https://idp.example.com", false},
+		{"https://idp.example.com#", "https://idp.example.com", true},
+		{"idp.example.com", "https://idp.example.com", false},
 	}
 	for _, tc := range cases {
-		if got := sameIssuer(tc.a, tc.b); got != tc.same {
-			t.Errorf("sameIssuer(%q, %q): got %v, want %v", tc.a, tc.b, got, tc.same)
+		if got := SameIssuer(tc.a, tc.b); got != tc.same {
+			t.Errorf("SameIssuer(%q, %q): got %v, want %v", tc.a, tc.b, got, tc.same)
 		}
 	}
 }
