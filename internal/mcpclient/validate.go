@@ -3,7 +3,6 @@ package mcpclient
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/toolgate/toolgate/internal/problem"
+	"github.com/toolgate/toolgate/internal/provider"
 )
 
 // Limits and defaults of MCP server fields.
@@ -154,23 +154,13 @@ func checkServerURL(raw string) string {
 		return fmt.Sprintf("%q has a fragment; remove the #... part", raw)
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && provider.IsLoopbackHost(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
 		return fmt.Sprintf("%q uses http; use https (http is accepted only for loopback hosts: 127.0.0.0/8, ::1, localhost)", raw)
 	default:
 		return fmt.Sprintf("%q has scheme %q; want https", raw, u.Scheme)
 	}
-}
-
-// isLoopbackHost reports whether host (without port) is "localhost" or a
-// loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // checkRoles checks allowed_roles. Roles may come from an identity

@@ -498,7 +498,7 @@ func checkEndpointURL(raw string) string {
 		return fmt.Sprintf("%q has a fragment; remove the #... part", raw)
 	case u.Scheme == "https":
 		return ""
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
 		return ""
 	case u.Scheme == "http":
 		return fmt.Sprintf("%q uses http; use https (http is accepted only for loopback hosts: 127.0.0.0/8, ::1, localhost)", raw)
@@ -519,9 +519,10 @@ func checkIssuerURL(raw string) string {
 	return ""
 }
 
-// isLoopbackHost reports whether host (without port) is "localhost" or a
-// loopback IP address.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host (without port) is "localhost" or a
+// loopback IP address (127.0.0.0/8, ::1). Endpoints on such hosts may use
+// plain http, because their traffic never leaves the machine.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
