@@ -261,7 +261,7 @@ func (c *Client) refresh(ctx context.Context, t *target, userID string) ([]store
 func (c *Client) fetchCatalog(ctx context.Context, t *target, userID string) ([]storedTool, *ServerInfo, error) {
 	tools := []storedTool{}
 	var info *ServerInfo
-	err := c.withSession(ctx, t, userID, "list tools", "", func(ctx context.Context, cs *mcp.ClientSession) error {
+	err := c.withSession(ctx, t, userID, "list tools", "", true, func(ctx context.Context, cs *mcp.ClientSession) error {
 		init := cs.InitializeResult()
 		info = serverInfo(init)
 		if init == nil || init.Capabilities == nil || init.Capabilities.Tools == nil {

@@ -114,7 +114,7 @@ func (c *Client) CallTool(ctx context.Context, userID, serverID, toolName string
 	}
 
 	var res *mcp.CallToolResult
-	err = c.withSession(ctx, t, userID, "call "+toolName, toolName, func(ctx context.Context, cs *mcp.ClientSession) error {
+	err = c.withSession(ctx, t, userID, "call "+toolName, toolName, false, func(ctx context.Context, cs *mcp.ClientSession) error {
 		var callErr error
 		res, callErr = cs.CallTool(ctx, &mcp.CallToolParams{Name: toolName, Arguments: arguments(args)})
 		return callErr
@@ -209,11 +209,31 @@ func (c *Client) loadTarget(ctx context.Context, serverID string) (*target, erro
 // it, all within t's timeout. It classifies a failure of the connect or
 // of fn (see classify.go). op names the operation for error text, and
 // tool is the tool being called, or "".
-func (c *Client) withSession(ctx context.Context, t *target, userID, op, tool string, fn func(ctx context.Context, cs *mcp.ClientSession) error) error {
+//
+// With anonymous set, a user without a token is not an error yet: the
+// session goes without a bearer, because some servers list their tools to
+// anyone. If the server then rejects the request, the *TokenError is
+// returned as if no request had been made.
+func (c *Client) withSession(ctx context.Context, t *target, userID, op, tool string, anonymous bool, fn func(ctx context.Context, cs *mcp.ClientSession) error) error {
 	bearer, err := c.bearer(ctx, t, userID)
 	if err != nil {
-		return err
+		var tokenErr *TokenError
+		if !anonymous || !errors.As(err, &tokenErr) {
+			return err
+		}
+		if runErr := c.runSession(ctx, t, "", op, tool, fn); runErr != nil {
+			if errors.Is(runErr, ErrAuth) || errors.As(runErr, new(*InsufficientScopeError)) {
+				return err
+			}
+			return runErr
+		}
+		return nil
 	}
+	return c.runSession(ctx, t, bearer, op, tool, fn)
+}
+
+// runSession is withSession after the bearer is known ("" for none).
+func (c *Client) runSession(ctx context.Context, t *target, bearer, op, tool string, fn func(ctx context.Context, cs *mcp.ClientSession) error) error {
 
 	opCtx, cancel := context.WithTimeout(ctx, t.Timeout)
 	defer cancel()
