@@ -31,11 +31,22 @@
 // from the same step, and the answer streams on.
 //
 // Each provider is prompted at most once per turn (the paused state
-// carries the set across a resume). After that, an authentication failure
-// goes to the model as an error result, so a server that always answers
-// 401 cannot loop the user through consent.
+// carries the set across a resume). After that, a call that would need
+// consent for it again, because the server rejected the new token or the
+// vault has none, goes to the model as an error result, so a server that
+// always answers 401 cannot loop the user through consent.
 //
 // A session runs one turn at a time: a lease on the session row, renewed
 // while the turn runs, makes a second concurrent turn fail with a clear
-// error on any replica.
+// error on any replica. Each request holds the lease under its own id,
+// and reads and claims the paused turn only while it holds the lease, so
+// of two requests resuming one turn only one runs it. A request rejected
+// before it claims the paused turn changes nothing. The lease is released
+// before the done event, so a client may send its next request at once.
+//
+// Every tool call the model made gets a stored result: run, failed,
+// declined or cancelled, also when a new message replaces a paused turn
+// or the client goes away. A call left without one, because a process
+// died during the call, gets a cancelled result when the conversation is
+// next sent to a model, since model APIs reject unanswered calls.
 package agent

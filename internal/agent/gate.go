@@ -36,10 +36,17 @@ type consentNeed struct {
 	providerID string
 	scopes     []string
 	reason     string
+	// rejection is the server's refusal of the token, after the silent
+	// refresh and retry, or of its scopes. It is nil when the vault has no
+	// usable token.
+	rejection error
 }
 
 // runCalls runs a step's tool calls in order. A cancelled context marks
-// the calls not yet run as cancelled.
+// the calls not yet run as cancelled. A call that needs consent for a
+// provider the user was already asked to connect in this turn fails
+// instead of waiting, so that each provider is prompted at most once per
+// turn.
 func (t *Turn) runCalls(ctx context.Context, messageID string, calls []toolCall) callOutcome {
 	var out callOutcome
 	for _, call := range calls {
@@ -50,6 +57,9 @@ func (t *Turn) runCalls(ctx context.Context, messageID string, calls []toolCall)
 		_ = t.send(EventToolUse, &ToolUseData{ToolUseID: call.ID, MessageID: messageID, Name: call.Name,
 			ServerID: call.ServerID, Tool: call.Tool, Arguments: call.Arguments})
 		res, need := t.runCall(ctx, call, nil)
+		if need != nil && t.prompted[need.providerID] {
+			res, need = alreadyPromptedResult(call, need), nil
+		}
 		if need != nil {
 			out.pending = append(out.pending, pendingCall{Call: call, ProviderID: need.providerID, Scopes: need.scopes, reason: need.reason})
 			continue
@@ -62,7 +72,8 @@ func (t *Turn) runCalls(ctx context.Context, messageID string, calls []toolCall)
 
 // runCall is the consent gate around one tool call: token from the vault,
 // the call, and on an authentication failure one silent refresh and retry
-// before asking for consent again. It returns either a result or a need.
+// before asking for consent again. It returns either a result or a need;
+// the caller decides whether a need becomes a prompt.
 func (t *Turn) runCall(ctx context.Context, call toolCall, minScopes []string) (toolResult, *consentNeed) {
 	spec, ok := t.tools[call.Name]
 	if !ok {
@@ -99,14 +110,14 @@ func (t *Turn) runCall(ctx context.Context, call toolCall, minScopes []string) (
 				!errors.Is(markErr, vault.ErrStaleGeneration) {
 				t.r.logger.Warn("mark connection for re-consent failed", "user_id", user, "provider_id", providerID, "err", markErr)
 			}
-			return t.reconsent(call, providerID, minScopes, reasonTokenRejected, err)
+			return toolResult{}, &consentNeed{providerID: providerID, scopes: minScopes, reason: reasonTokenRejected, rejection: err}
 		}
 	}
 
 	var scopeErr *mcpclient.InsufficientScopeError
 	if errors.As(err, &scopeErr) {
 		scopes := union(union(tok.Scopes, minScopes), scopeErr.Scopes)
-		return t.reconsent(call, providerID, scopes, reasonInsufficientScope, err)
+		return toolResult{}, &consentNeed{providerID: providerID, scopes: scopes, reason: reasonInsufficientScope, rejection: err}
 	}
 	return t.callResult(call, spec, out, err), nil
 }
@@ -146,15 +157,28 @@ func reasonFor(cre *vault.ConsentRequiredError) string {
 	}
 }
 
-// reconsent asks for consent again, unless this provider was already
-// asked in this turn: then the failure goes to the model.
-func (t *Turn) reconsent(call toolCall, providerID string, scopes []string, reason string, cause error) (toolResult, *consentNeed) {
-	if t.prompted[providerID] {
+// alreadyPromptedResult is the result of a call that needs consent for a
+// provider the user was already asked to connect in this turn.
+func alreadyPromptedResult(call toolCall, need *consentNeed) toolResult {
+	if need.rejection != nil {
 		return failedResult(call, fmt.Sprintf(
 			"The %s account was rejected again (%s). The user was already asked to reconnect it in this turn, so this call failed.",
-			providerID, clip(cause.Error(), 300))), nil
+			need.providerID, clip(need.rejection.Error(), 300)))
 	}
-	return toolResult{}, &consentNeed{providerID: providerID, scopes: scopes, reason: reason}
+	return failedResult(call, fmt.Sprintf(
+		"The %s account cannot be used, and the user was already asked to connect it in this turn, so %s did not run.",
+		need.providerID, call.Name))
+}
+
+// answeredResult is the result of an interrupted call that still cannot
+// run after the user responded to its interrupt. It is not authorized
+// when the user declined or did not finish the consent, and failed when
+// the server rejected the new token too.
+func answeredResult(call toolCall, need *consentNeed) toolResult {
+	if need.rejection != nil {
+		return alreadyPromptedResult(call, need)
+	}
+	return notAuthorizedResult(call, need.providerID)
 }
 
 // callResult turns a tool's output or error into a result, sending a
@@ -197,21 +221,25 @@ func (t *Turn) startConsents(ctx context.Context, messageID string, out callOutc
 			res, err := t.r.consents.Start(ctx, t.caller.UserID, t.caller.Roles, p.ProviderID, consent.StartInput{Scopes: p.Scopes})
 			s = started{res, err}
 			byProvider[p.ProviderID] = s
-			t.prompted[p.ProviderID] = true
 		}
 		var res toolResult
 		switch {
-		case s.err != nil:
-			if !errors.Is(s.err, consent.ErrNotFound) {
-				t.r.logger.Error("start consent failed", "user_id", t.caller.UserID, "provider_id", p.ProviderID, "err", s.err)
-			}
+		case s.err != nil && ctx.Err() != nil:
+			res = cancelledResult(p.Call, "the turn was cancelled before the user could be asked to connect "+p.ProviderID)
+		case errors.Is(s.err, consent.ErrNotFound):
 			res = failedResult(p.Call, fmt.Sprintf("The %s account cannot be connected: the provider is not available to this user.", p.ProviderID))
+		case s.err != nil:
+			t.r.logger.Error("start consent failed", "user_id", t.caller.UserID, "provider_id", p.ProviderID, "err", s.err)
+			res = failedResult(p.Call, fmt.Sprintf("The %s account cannot be connected because of a server error.", p.ProviderID))
 		case s.result.Connected:
+			// The token became usable after the call failed, for example
+			// because the user connected in another tab: run it again.
 			var need *consentNeed
 			if res, need = t.runCall(ctx, p.Call, p.Scopes); need != nil {
-				res = notAuthorizedResult(p.Call, p.ProviderID)
+				res = answeredResult(p.Call, need)
 			}
 		default:
+			t.prompted[p.ProviderID] = true
 			p.InterruptID = newID("intr:")
 			p.consent = s.result
 			still = append(still, p)
@@ -276,7 +304,7 @@ func (t *Turn) continueResumed(ctx context.Context) (string, error) {
 		default:
 			var need *consentNeed
 			if res, need = t.runCall(ctx, p.Call, p.Scopes); need != nil {
-				res = notAuthorizedResult(p.Call, p.ProviderID)
+				res = answeredResult(p.Call, need)
 			}
 		}
 		results = append(results, res)

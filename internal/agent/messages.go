@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/toolgate/toolgate/internal/llm"
@@ -85,11 +86,45 @@ func decodeMessages(rows []store.ChatMessage) ([]message, error) {
 // conversation converts stored messages for a model request. Consecutive
 // user messages (tool results followed by a new question, for example)
 // merge into one, because model APIs expect the roles to alternate.
+//
+// A tool call without a stored result gets a cancelled one, because
+// model APIs reject a conversation with an unanswered call. The runtime
+// stores a result for every call, so only a turn that died midway (the
+// process stopped during a tool call, or the database failed) leaves one.
 func conversation(msgs []message) []llm.Message {
 	var out []llm.Message
+	// open holds the calls of the last assistant message that have no
+	// result yet.
+	var open []toolCall
+	closeOpen := func() {
+		if len(open) == 0 {
+			return
+		}
+		var results []llm.ToolResult
+		for _, c := range open {
+			res := cancelledResult(c, "the turn ended before this call finished")
+			results = append(results, llm.ToolResult{CallID: res.CallID, Name: res.Name, Content: res.Content, IsError: res.IsError})
+		}
+		open = nil
+		if n := len(out); n > 0 && out[n-1].Role == llm.RoleUser {
+			out[n-1].ToolResults = append(out[n-1].ToolResults, results...)
+			return
+		}
+		out = append(out, llm.Message{Role: llm.RoleUser, ToolResults: results})
+	}
+
 	for i := range msgs {
 		m := msgs[i].llm()
-		if n := len(out); n > 0 && m.Role == llm.RoleUser && out[n-1].Role == llm.RoleUser {
+		if m.Role == llm.RoleAssistant {
+			closeOpen()
+			out = append(out, m)
+			open = slices.Clone(msgs[i].ToolCalls)
+			continue
+		}
+		for _, r := range m.ToolResults {
+			open = slices.DeleteFunc(open, func(c toolCall) bool { return c.ID == r.CallID })
+		}
+		if n := len(out); n > 0 && out[n-1].Role == llm.RoleUser {
 			prev := &out[n-1]
 			prev.ToolResults = append(prev.ToolResults, m.ToolResults...)
 			switch {
@@ -102,5 +137,6 @@ func conversation(msgs []message) []llm.Message {
 		}
 		out = append(out, m)
 	}
+	closeOpen()
 	return out
 }

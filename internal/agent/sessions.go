@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/toolgate/toolgate/internal/llm"
 	"github.com/toolgate/toolgate/internal/store"
 )
 
@@ -102,7 +103,7 @@ func (r *Runner) GetSession(ctx context.Context, caller Caller, id string) (*Ses
 			if in.TurnID != paused.TurnID {
 				continue
 			}
-			awaiting[in.ToolUseID] = true
+			awaiting[callKey(in.MessageID, in.ToolUseID)] = true
 			detail.PendingInterrupts = append(detail.PendingInterrupts, PendingInterrupt{
 				InterruptID: in.ID, ProviderID: in.ProviderID, ConsentID: in.ConsentID,
 				ToolUseID: in.ToolUseID, MessageID: in.MessageID, CreatedAt: in.CreatedAt,
@@ -112,7 +113,7 @@ func (r *Runner) GetSession(ctx context.Context, caller Caller, id string) (*Ses
 		state, err := decodePausedState(paused.State)
 		if err == nil {
 			for _, p := range state.Pending {
-				awaiting[p.Call.ID] = true
+				awaiting[callKey(state.MessageID, p.Call.ID)] = true
 			}
 		}
 	case err != nil && !errors.Is(err, store.ErrNotFound):
@@ -123,27 +124,41 @@ func (r *Runner) GetSession(ctx context.Context, caller Caller, id string) (*Ses
 }
 
 // annotateStatuses sets each tool call's status from its result, or from
-// whether it awaits authorization.
+// whether it awaits authorization (awaiting is keyed by callKey). A call's
+// result is looked up only in the messages between its assistant message
+// and the next one, because call ids are unique only within a message:
+// some models number the calls of each message from the start.
 func annotateStatuses(msgs []message, awaiting map[string]bool) {
-	results := map[string]string{}
-	for _, m := range msgs {
-		for _, res := range m.ToolResults {
-			results[res.CallID] = res.Status
-		}
-	}
 	for i := range msgs {
-		for j := range msgs[i].ToolCalls {
-			c := &msgs[i].ToolCalls[j]
+		if msgs[i].Role != llm.RoleAssistant || len(msgs[i].ToolCalls) == 0 {
+			continue
+		}
+		results := map[string]string{}
+		for j := i + 1; j < len(msgs) && msgs[j].Role != llm.RoleAssistant; j++ {
+			for _, res := range msgs[j].ToolResults {
+				if _, seen := results[res.CallID]; !seen {
+					results[res.CallID] = res.Status
+				}
+			}
+		}
+		for k := range msgs[i].ToolCalls {
+			c := &msgs[i].ToolCalls[k]
 			switch {
 			case results[c.ID] != "":
 				c.Status = results[c.ID]
-			case awaiting[c.ID]:
+			case awaiting[callKey(msgs[i].ID, c.ID)]:
 				c.Status = StatusAwaitingAuth
 			default:
 				c.Status = StatusCancelled
 			}
 		}
 	}
+}
+
+// callKey identifies a tool call in a session: call ids repeat across
+// messages.
+func callKey(messageID, callID string) string {
+	return messageID + "\x00" + callID
 }
 
 // DismissInterrupt hides a pending interrupt of the caller's session. It

@@ -35,14 +35,17 @@ type InterruptResponse struct {
 	Response string `json:"response"`
 }
 
+// MaxIterationLimit is the largest number of model steps a turn may take,
+// in a TurnRequest or as Options.MaxIterations.
+const MaxIterationLimit = 50
+
 // Limits of a TurnRequest.
 const (
-	maxMessageBytes   = 64 << 10
-	maxIterationLimit = 50
-	maxTokensLimit    = 1_000_000
-	minToolTimeout    = time.Second
-	maxToolTimeout    = 10 * time.Minute
-	maxSystemPrompt   = 32 << 10
+	maxMessageBytes = 64 << 10
+	maxTokensLimit  = 1_000_000
+	minToolTimeout  = time.Second
+	maxToolTimeout  = 10 * time.Minute
+	maxSystemPrompt = 32 << 10
 )
 
 // Turn is a prepared turn: validated, holding its session's lease, ready
@@ -69,13 +72,21 @@ type Turn struct {
 	resume    *pausedState
 	responses map[string]string
 
+	// leaseID names this run as the holder of the session's turn lease. It
+	// differs from id, because a resumed turn keeps its id and two requests
+	// resuming it must not share a lease (the loser would release the
+	// winner's).
+	leaseID   string
 	stopLease context.CancelFunc
 	emit      func(Event) error
+	// ran is set when Run starts.
+	ran bool
 }
 
 // Prepare validates req and readies a turn of the caller's session. Errors
 // returned here come before any event: ErrSessionNotFound, ErrTurnRunning,
-// ErrPauseExpired, ErrNothingToResume or an *InputError.
+// ErrPauseExpired, ErrNothingToResume or an *InputError. A request
+// rejected here leaves the session as it was, paused turn included.
 func (r *Runner) Prepare(ctx context.Context, caller Caller, sessionID string, req *TurnRequest) (*Turn, error) {
 	resuming := len(req.InterruptResponses) > 0
 	if err := validateShape(req, resuming); err != nil {
@@ -85,30 +96,31 @@ func (r *Runner) Prepare(ctx context.Context, caller Caller, sessionID string, r
 	if err != nil {
 		return nil, err
 	}
-	t := &Turn{r: r, caller: caller, session: cs, prompted: map[string]bool{}}
-
-	var paused *store.PausedTurn
-	if resuming {
-		paused, err = r.checkResume(ctx, sessionID, req.InterruptResponses)
-		if err != nil {
-			return nil, err
-		}
-		t.id = paused.TurnID
-	} else {
+	t := &Turn{r: r, caller: caller, session: cs, prompted: map[string]bool{}, leaseID: newID("run_")}
+	if !resuming {
 		t.id = newID("turn_")
 		if t.settings, err = r.newSettings(req); err != nil {
 			return nil, err
 		}
 	}
 
+	// Every change to the session's paused turn happens under the lease, so
+	// what checkResume and load read stays true until claimPausedTurn.
 	if err := t.acquireLease(ctx); err != nil {
 		return nil, err
 	}
-	if err := t.claimPausedTurn(ctx, req); err != nil {
+	if resuming {
+		if err := t.checkResume(ctx, req.InterruptResponses); err != nil {
+			t.Abandon()
+			return nil, err
+		}
+	}
+	if err := t.load(ctx, req); err != nil {
 		t.Abandon()
 		return nil, err
 	}
-	if err := t.load(ctx, req); err != nil {
+	// Last, because it changes the store: nothing after it can fail.
+	if err := t.claimPausedTurn(ctx, req); err != nil {
 		t.Abandon()
 		return nil, err
 	}
@@ -159,8 +171,8 @@ func (r *Runner) newSettings(req *TurnRequest) (settings, error) {
 		return s, &InputError{Field: "temperature", Detail: "must be between 0 and 2"}
 	case s.MaxTokens < 0 || s.MaxTokens > maxTokensLimit:
 		return s, &InputError{Field: "max_tokens", Detail: fmt.Sprintf("must be between 1 and %d, or left out", maxTokensLimit)}
-	case s.MaxIterations < 1 || s.MaxIterations > maxIterationLimit:
-		return s, &InputError{Field: "max_iterations", Detail: fmt.Sprintf("must be between 1 and %d, or left out for %d", maxIterationLimit, r.opts.MaxIterations)}
+	case s.MaxIterations < 1 || s.MaxIterations > MaxIterationLimit:
+		return s, &InputError{Field: "max_iterations", Detail: fmt.Sprintf("must be between 1 and %d, or left out for %d", MaxIterationLimit, r.opts.MaxIterations)}
 	}
 	if req.ToolTimeout != "" {
 		d, err := time.ParseDuration(req.ToolTimeout)
@@ -177,28 +189,32 @@ func (r *Runner) newSettings(req *TurnRequest) (settings, error) {
 	return s, nil
 }
 
-// checkResume loads the paused turn and checks that every answered
-// interrupt belongs to it.
-func (r *Runner) checkResume(ctx context.Context, sessionID string, responses []InterruptResponse) (*store.PausedTurn, error) {
-	paused, err := r.store.GetPausedTurn(ctx, sessionID)
+// checkResume reads the session's paused turn and checks that it can be
+// resumed and that every interrupt in responses belongs to it. It takes the
+// turn's id and settings from it.
+func (t *Turn) checkResume(ctx context.Context, responses []InterruptResponse) error {
+	r := t.r
+	paused, err := r.store.GetPausedTurn(ctx, t.session.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, unknownInterrupts(responses, nil)
+		return ErrNothingToResume
 	}
 	if err != nil {
-		return nil, fmt.Errorf("agent: load paused turn: %w", err)
+		return fmt.Errorf("agent: load paused turn: %w", err)
 	}
 	state, err := decodePausedState(paused.State)
 	if err != nil || !paused.ExpiresAt.After(r.now()) {
-		return nil, ErrPauseExpired
+		return ErrPauseExpired
 	}
 	known := map[string]bool{}
 	for _, p := range state.Pending {
 		known[p.InterruptID] = true
 	}
 	if err := unknownInterrupts(responses, known); err != nil {
-		return nil, err
+		return err
 	}
-	return paused, nil
+	t.id = paused.TurnID
+	t.settings = state.Settings
+	return nil
 }
 
 func unknownInterrupts(responses []InterruptResponse, known map[string]bool) error {
@@ -223,7 +239,7 @@ func unknownInterrupts(responses []InterruptResponse, known map[string]bool) err
 func (t *Turn) acquireLease(ctx context.Context) error {
 	r := t.r
 	now := r.now()
-	ok, err := r.store.AcquireTurn(ctx, t.session.ID, t.id, now, now.Add(r.opts.TurnLease))
+	ok, err := r.store.AcquireTurn(ctx, t.session.ID, t.leaseID, now, now.Add(r.opts.TurnLease))
 	if err != nil {
 		return fmt.Errorf("agent: acquire turn: %w", err)
 	}
@@ -242,7 +258,7 @@ func (t *Turn) acquireLease(ctx context.Context) error {
 			case <-ticker.C:
 			}
 			now := r.now()
-			if _, err := r.store.AcquireTurn(leaseCtx, t.session.ID, t.id, now, now.Add(r.opts.TurnLease)); err != nil && leaseCtx.Err() == nil {
+			if _, err := r.store.AcquireTurn(leaseCtx, t.session.ID, t.leaseID, now, now.Add(r.opts.TurnLease)); err != nil && leaseCtx.Err() == nil {
 				r.logger.Warn("renew turn lease failed", "session_id", t.session.ID, "turn_id", t.id, "err", err)
 			}
 		}
@@ -250,15 +266,48 @@ func (t *Turn) acquireLease(ctx context.Context) error {
 	return nil
 }
 
-// Abandon releases a prepared turn that will not run.
+// Abandon releases a prepared turn that will not run. A paused turn that
+// Prepare already claimed gets results for its calls, so that the
+// conversation stays well-formed: cancelled ones for the calls that did
+// not run.
 func (t *Turn) Abandon() {
+	if !t.ran {
+		t.ran = true
+		t.closeClaimed()
+	}
+	t.release()
+}
+
+// release stops renewing the lease and drops it.
+func (t *Turn) release() {
 	if t.stopLease != nil {
 		t.stopLease()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := t.r.store.ReleaseTurn(ctx, t.session.ID, t.id); err != nil {
+	if err := t.r.store.ReleaseTurn(ctx, t.session.ID, t.leaseID); err != nil {
 		t.r.logger.Warn("release turn failed", "session_id", t.session.ID, "turn_id", t.id, "err", err)
+	}
+}
+
+// closeClaimed stores results for the calls of a paused turn that Prepare
+// claimed but no Run continued.
+func (t *Turn) closeClaimed() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	switch {
+	case t.cancelled != nil:
+		err = t.closeCancelled(ctx)
+	case t.resume != nil:
+		results := slices.Clone(t.resume.Finished)
+		for _, p := range t.resume.Pending {
+			results = append(results, cancelledResult(p.Call, "the resumed turn did not start"))
+		}
+		err = t.append(ctx, toolResultsMessage(t.inCallOrder(results), t.r.now()))
+	}
+	if err != nil {
+		t.r.logger.Error("close paused turn failed", "session_id", t.session.ID, "turn_id", t.id, "err", err)
 	}
 }
 
@@ -274,7 +323,8 @@ func (t *Turn) claimPausedTurn(ctx context.Context, req *TurnRequest) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if len(req.InterruptResponses) > 0 {
-			// Another request resumed it between the check and now.
+			// checkResume saw it under the lease, so only a lease that
+			// expired under a stalled request gets here.
 			return ErrNothingToResume
 		}
 		return nil
@@ -293,7 +343,6 @@ func (t *Turn) claimPausedTurn(ctx context.Context, req *TurnRequest) error {
 		return ErrPauseExpired
 	}
 	t.resume = state
-	t.settings = state.Settings
 	for _, p := range state.Prompted {
 		t.prompted[p] = true
 	}
@@ -348,9 +397,10 @@ func (t *Turn) load(ctx context.Context, req *TurnRequest) error {
 
 // Run streams the turn through emit and always ends it with a done event
 // (an error event first when it fails), unless emit itself fails because
-// the client went away. It releases the session when it returns.
+// the client went away. It releases the session before the done event, so
+// that a client may send its next request as soon as it reads done.
 func (t *Turn) Run(ctx context.Context, emit func(Event) error) {
-	defer t.Abandon()
+	t.ran = true
 	t.emit = emit
 	r := t.r
 	logger := r.logger.With("session_id", t.session.ID, "turn_id", t.id, "user_id", t.caller.UserID)
@@ -367,21 +417,21 @@ func (t *Turn) Run(ctx context.Context, emit func(Event) error) {
 			_ = t.send(EventError, &ErrorData{Code: errorCode(err), Message: errorMessage(err)})
 		}
 	}
+	t.release()
 	_ = t.send(EventDone, &DoneData{TurnID: t.id, StopReason: stop})
 	logger.Info("turn ended", "stop_reason", stop, "model", t.settings.Model)
 }
 
 func (t *Turn) run(ctx context.Context) (string, error) {
-	if err := t.send(EventTurnStart, &TurnStartData{
+	// A failed send does not stop the turn here: the conversation must
+	// still be brought up to date (a claimed paused turn closed or
+	// continued), and a client that went away cancels ctx anyway.
+	_ = t.send(EventTurnStart, &TurnStartData{
 		TurnID: t.id, SessionID: t.session.ID, Model: t.info.Name, ModelDisplayName: t.info.DisplayName,
 		Demo: t.info.Demo, Resumed: t.resume != nil,
-	}); err != nil {
-		return "", err
-	}
+	})
 	for _, w := range t.warnings {
-		if err := t.send(EventWarning, w); err != nil {
-			return "", err
-		}
+		_ = t.send(EventWarning, w)
 	}
 
 	if t.cancelled != nil {

@@ -77,7 +77,10 @@ func (s *Server) Handler() http.Handler {
 	metadataPath := "/.well-known/oauth-protected-resource"
 	metadataURL := strings.TrimSuffix(s.opts.ResourceURL, "/mcp") + metadataPath
 
-	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcpServer() }, nil)
+	// One MCP server serves every session, so the tools' schemas are built
+	// once rather than per session.
+	srv := s.mcpServer()
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
 	protected := auth.RequireBearerToken(s.opts.Verifier, &auth.RequireBearerTokenOptions{
 		ResourceMetadataURL: metadataURL,
 		ClockSkew:           30 * time.Second,
