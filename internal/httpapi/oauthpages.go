@@ -13,8 +13,9 @@ import (
 )
 
 // The consent flow's browser pages are plain HTML with one external
-// script, so that they work under oauthPageCSP. The web UI may restyle
-// them later.
+// script, so that they work under oauthPageCSP. They link the stylesheet
+// /assets/oauth-pages.css, which the web package serves; without it they
+// stay readable, unstyled.
 
 //go:embed oauthpages/*.html oauthpages/*.js
 var oauthPageFiles embed.FS

@@ -137,6 +137,7 @@ func (s *Server) routes() {
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	s.route("GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI))
+	s.routeMe()
 	if s.opts.Providers != nil {
 		s.routeProviders()
 	}
