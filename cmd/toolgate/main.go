@@ -4,6 +4,7 @@
 // Usage:
 //
 //	toolgate serve    run the server
+//	toolgate demo     run Toolgate with a demo provider and MCP server, nothing to configure
 //	toolgate migrate  apply database migrations and exit
 //	toolgate keys     generate or rotate encryption keys
 //	toolgate tokens   create, list or revoke API tokens
@@ -35,6 +36,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the HTTP server", runServe},
+		{"demo", "try Toolgate locally with a demo provider and MCP server", runDemo},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"keys", "generate or rotate encryption keys", runKeys},
 		{"tokens", "create, list or revoke API tokens", runTokens},

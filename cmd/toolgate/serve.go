@@ -21,10 +21,12 @@ import (
 	"github.com/toolgate/toolgate/internal/authn"
 	"github.com/toolgate/toolgate/internal/consent"
 	"github.com/toolgate/toolgate/internal/httpapi"
+	"github.com/toolgate/toolgate/internal/llm"
 	"github.com/toolgate/toolgate/internal/mcpclient"
 	"github.com/toolgate/toolgate/internal/oauthclient"
 	"github.com/toolgate/toolgate/internal/provider"
 	"github.com/toolgate/toolgate/internal/vault"
+	"github.com/toolgate/toolgate/internal/web"
 )
 
 // serveFlags are the settings of "toolgate serve".
@@ -46,6 +48,8 @@ type serveFlags struct {
 	sessionTTL      time.Duration
 	shutdownTimeout time.Duration
 	models          modelFlags
+	pauseTTL        time.Duration
+	maxIterations   int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -68,6 +72,10 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.sessionTTL, "session-ttl", 12*time.Hour, "how long a browser session lasts without use (a duration such as 12h)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on SIGTERM before closing them")
 	f.models.register(fs)
+	fs.DurationVar(&f.pauseTTL, "pause-ttl", time.Hour,
+		"how long a chat turn paused for the user's consent can be resumed (a duration such as 1h)")
+	fs.IntVar(&f.maxIterations, "max-iterations", 10,
+		"model steps a chat turn may take when the request sets no max_iterations (1 to 50)")
 }
 
 // resolvedExternalURL validates --external-url, defaulting to the listen
@@ -116,11 +124,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cleanup()
-	return serveUntilDone(ctx, srv, ln, f.shutdownTimeout, logger)
+	return serveUntilDone(ctx, srv.http, ln, f.shutdownTimeout, logger)
+}
+
+// wiredServer is Toolgate as buildServer wires it: the HTTP server, and the
+// registries that "toolgate demo" fills before it serves.
+type wiredServer struct {
+	http       *http.Server
+	providers  *provider.Registry
+	mcpServers *mcpclient.Registry
+	models     *llm.Registry
 }
 
 // buildServer opens the database and keyring and wires every component.
-func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http.Server, func(), error) {
+// The returned function stops the background work and closes the database.
+func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*wiredServer, func(), error) {
 	external, err := f.resolvedExternalURL()
 	if err != nil {
 		return nil, nil, err
@@ -128,6 +146,12 @@ func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http
 	origins, err := parseOrigins(f.allowedOrigins)
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.pauseTTL <= 0 {
+		return nil, nil, usageError("--pause-ttl %s: want a positive duration such as 1h", f.pauseTTL)
+	}
+	if f.maxIterations < 1 || f.maxIterations > agent.MaxIterationLimit {
+		return nil, nil, usageError("--max-iterations %d: want 1 to %d", f.maxIterations, agent.MaxIterationLimit)
 	}
 	var devUsers []authn.DevUser
 	switch f.auth {
@@ -161,7 +185,7 @@ func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http
 		return nil, nil, err
 	}
 	closeAll := func() { st.Close() }
-	fail := func(err error) (*http.Server, func(), error) {
+	fail := func(err error) (*wiredServer, func(), error) {
 		closeAll()
 		return nil, nil, err
 	}
@@ -210,14 +234,17 @@ func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http
 		}),
 		Logger: logger,
 	})
-	runner := agent.New(st, models, &agent.MCPTools{Registry: mcpServers}, tokens, consents, &agent.Options{Logger: logger})
+	runner := agent.New(st, models, &agent.MCPTools{Registry: mcpServers}, tokens, consents, &agent.Options{
+		PauseTTL: f.pauseTTL, MaxIterations: f.maxIterations, Logger: logger,
+	})
 
 	api := httpapi.New(&httpapi.Options{
 		Logger: logger, DB: st, Gatherer: reg, Registerer: reg,
 		Authenticate: auth.Middleware, RequireAdmin: auth.RequireAdmin,
 		Providers: providers, Vault: tokens, Consents: consents, ConsentStarter: consents,
 		MCPServers: mcpServers, Agent: runner, Models: models, Audit: st,
-		Routes: []func(*http.ServeMux){auth.Routes},
+		Routes: []func(*http.ServeMux){auth.Routes,
+			web.New(&web.Options{Logger: logger, IssuerURL: f.oidcIssuer}).Routes},
 	})
 
 	bg, stopBackground := context.WithCancel(context.Background())
@@ -231,12 +258,13 @@ func buildServer(ctx context.Context, f *serveFlags, logger *slog.Logger) (*http
 
 	logger.Info("toolgate configured", "external_url", external.String(), "auth", f.auth,
 		"database", databaseKind(&f.storage), "key_ids", kr.IDs())
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}, closeAll, nil
+	}
+	return &wiredServer{http: srv, providers: providers, mcpServers: mcpServers, models: models}, closeAll, nil
 }
 
 func databaseKind(f *storageFlags) string {
