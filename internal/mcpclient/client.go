@@ -188,11 +188,15 @@ func resultFrom(res *mcp.CallToolResult) (*Result, error) {
 	return out, nil
 }
 
-// loadTarget reads the server and opens its static headers.
+// loadTarget reads the server's configuration, without its tool catalog,
+// and opens its static headers.
 func (c *Client) loadTarget(ctx context.Context, serverID string) (*target, error) {
-	m, err := c.registry.load(ctx, serverID)
-	if err != nil {
-		return nil, err
+	m, err := c.registry.store.GetMCPServerConfig(ctx, serverID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, serverID)
+	case err != nil:
+		return nil, fmt.Errorf("mcpclient: get %q: %w", serverID, err)
 	}
 	headers, err := c.registry.openHeaders(m)
 	if err != nil {

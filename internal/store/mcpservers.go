@@ -67,6 +67,20 @@ func (s *Store) CreateMCPServer(ctx context.Context, m *MCPServer) error {
 	return s.mapErr("create mcp server", err)
 }
 
+// mcpServerConfigColumns is mcpServerColumns with an empty catalog in place
+// of the tools column, which can be large and is not needed for a call.
+const mcpServerConfigColumns = `id, display_name, url, transport, provider_id, headers, header_names, allowed_roles,
+	enabled, timeout_ms, '[]', tools_fetched_at, last_error, last_error_at, created_at, updated_at`
+
+// GetMCPServerConfig returns the MCP server with id without its tool
+// catalog (Tools is empty), or ErrNotFound. Tool calls use it, since they
+// run often and need only the configuration.
+func (s *Store) GetMCPServerConfig(ctx context.Context, id string) (*MCPServer, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+mcpServerConfigColumns+` FROM mcp_servers WHERE id = $1`, id)
+	m, err := scanMCPServer(row)
+	return m, s.mapErr("get mcp server config", err)
+}
+
 // GetMCPServer returns the MCP server with id, or ErrNotFound.
 func (s *Store) GetMCPServer(ctx context.Context, id string) (*MCPServer, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+mcpServerColumns+` FROM mcp_servers WHERE id = $1`, id)

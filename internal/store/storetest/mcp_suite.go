@@ -156,6 +156,19 @@ func testMCPServerCatalog(t *testing.T, s *store.Store) {
 			got.ToolsFetchedAt, got.LastError, got.LastErrorAt, fetchedAt)
 	}
 
+	// The configuration alone leaves the catalog out and keeps the rest.
+	config, err := s.GetMCPServerConfig(ctx, "calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(config.Tools) != "[]" {
+		t.Errorf("GetMCPServerConfig tools: got %s, want []", config.Tools)
+	}
+	config.Tools = got.Tools
+	if !reflect.DeepEqual(config, got) {
+		t.Errorf("GetMCPServerConfig:\n got %+v\nwant %+v", config, got)
+	}
+
 	// A catalog fetched with a configuration that changed since is not
 	// stored.
 	if _, err := s.UpdateMCPServer(ctx, "calendar", func(m *store.MCPServer) error {
