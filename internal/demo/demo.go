@@ -9,16 +9,14 @@
 // code never imports this package.
 package demo
 
-// Design note: registering the calendar before anyone has connected
+// Design note: the calendar's tools before anyone has connected
 //
-// Toolgate lists an MCP server's tools as the user who runs the turn, with
-// that user's token, and leaves out a server whose catalog is not cached.
-// Right after start no user holds a token, so the calendar would stay
-// invisible and bob would never be asked to connect. Register therefore saves the
-// server first without a provider, lists its tools anonymously (the
-// calendar allows initialize and tools/list without a token), and only
-// then attaches the provider. The cached catalog stays until a later fetch
-// replaces it, and every tool call still needs bob's token.
+// The calendar lists its tools to anyone (initialize and tools/list need
+// no token) while every tool call needs the user's token. Toolgate lists a
+// gated server's tools without a token when the user has none, so the
+// model is offered the calendar's tools from the first turn, and calling
+// one is what asks bob to connect. Register also fetches the catalog once
+// at start, so the admin pages show it at once.
 
 import (
 	"context"
@@ -350,30 +348,28 @@ func (p *Peers) registerProvider(ctx context.Context, providers ProviderRegistry
 	return err
 }
 
-// registerMCPServer saves the calendar without a provider, lists its tools
-// anonymously, then attaches the provider (see the design note).
+// registerMCPServer saves the calendar with the demo provider and fetches
+// its tool catalog (see the design note).
 func (p *Peers) registerMCPServer(ctx context.Context, servers MCPServerRegistry) error {
 	const displayName = "Demo calendar"
+	providerID := ProviderID
 	_, err := servers.Get(ctx, MCPServerID)
 	switch {
 	case errors.Is(err, mcpclient.ErrNotFound):
-		_, err = servers.Create(ctx, mcpclient.CreateInput{ID: MCPServerID, DisplayName: displayName, URL: p.MCPURL})
+		_, err = servers.Create(ctx, mcpclient.CreateInput{ID: MCPServerID, DisplayName: displayName, URL: p.MCPURL, ProviderID: providerID})
 	case err == nil:
-		name, endpoint, transport, none, roles, enabled := displayName, p.MCPURL, mcpclient.TransportStreamableHTTP, "", []string{}, true
+		name, endpoint, transport, roles, enabled := displayName, p.MCPURL, mcpclient.TransportStreamableHTTP, []string{}, true
 		_, err = servers.Update(ctx, MCPServerID, mcpclient.PatchInput{
-			DisplayName: &name, URL: &endpoint, Transport: &transport, ProviderID: &none, AllowedRoles: &roles, Enabled: &enabled,
+			DisplayName: &name, URL: &endpoint, Transport: &transport, ProviderID: &providerID, AllowedRoles: &roles, Enabled: &enabled,
 		})
 	}
 	if err != nil {
 		return err
 	}
-
 	if _, err := servers.RefreshTools(ctx, MCPServerID, setupUserID); err != nil {
 		return fmt.Errorf("list the calendar's tools: %w", err)
 	}
-	providerID := ProviderID
-	_, err = servers.Update(ctx, MCPServerID, mcpclient.PatchInput{ProviderID: &providerID})
-	return err
+	return nil
 }
 
 // Welcome is the content of the text that WriteWelcome prints.
