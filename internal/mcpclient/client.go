@@ -59,6 +59,8 @@ type Client struct {
 	// fetches merges concurrent catalog fetches of one server for one
 	// user within this process.
 	fetches singleflight.Group
+	// targets keeps server configurations briefly for tool calls.
+	targets targetCache
 }
 
 // Result is the outcome of a tool call that got a response from the
@@ -105,7 +107,7 @@ func (c *Client) CallTool(ctx context.Context, userID, serverID, toolName string
 	if err := checkArguments(args); err != nil {
 		return nil, fmt.Errorf("mcpclient: call %q on server %q: %w", toolName, serverID, err)
 	}
-	t, err := c.loadTarget(ctx, serverID)
+	t, err := c.targets.get(ctx, serverID, c.now(), c.loadTarget)
 	if err != nil {
 		return nil, err
 	}

@@ -202,6 +202,7 @@ func (r *Registry) List(ctx context.Context) ([]View, error) {
 // error wrapping ErrNotFound for an unknown id, and changes nothing on any
 // error. The cached catalog stays until the next fetch replaces it.
 func (r *Registry) Update(ctx context.Context, id string, in PatchInput) (*View, error) {
+	defer r.client.targets.drop(id)
 	current, err := r.load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -266,6 +267,7 @@ func (r *Registry) Update(ctx context.Context, id string, in PatchInput) (*View,
 // Delete removes the server with id, or returns an error wrapping
 // ErrNotFound.
 func (r *Registry) Delete(ctx context.Context, id string) error {
+	defer r.client.targets.drop(id)
 	if err := r.store.DeleteMCPServer(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: %q", ErrNotFound, id)
