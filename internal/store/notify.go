@@ -43,12 +43,18 @@ func (s *Store) Notify(ctx context.Context, channel, payload string) error {
 // not connected are lost, so a caller that caches must drop everything
 // on that call. Callers must therefore not send empty payloads.
 //
+// When an established connection fails, Listen calls lost (if not nil)
+// before it reconnects, so a caller that caches can stop trusting its
+// cache until the next fn(""). A connection that dies silently is noticed
+// only when its read fails, so callers must still bound how long they
+// trust a cache.
+//
 // On PostgreSQL, Listen holds one pooled connection, taken through
 // database/sql's Conn.Raw, for as long as it runs. When the connection
 // fails it is discarded and Listen reconnects with exponential backoff
 // (100 ms doubling to 10 s). On SQLite, which has no notifications,
 // Listen calls fn("") once and blocks until ctx ends.
-func (s *Store) Listen(ctx context.Context, channel string, fn func(payload string)) error {
+func (s *Store) Listen(ctx context.Context, channel string, fn func(payload string), lost func()) error {
 	if s.dialect.Name() != "postgres" {
 		fn("")
 		<-ctx.Done()
@@ -65,6 +71,9 @@ func (s *Store) Listen(ctx context.Context, channel string, fn func(payload stri
 		}
 		if connected {
 			backoff = listenMinBackoff
+			if lost != nil {
+				lost()
+			}
 		}
 
 		timer := time.NewTimer(backoff)

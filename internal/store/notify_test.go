@@ -19,8 +19,11 @@ func TestNotifyReachesListenerPostgres(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	payloads := make(chan string, 16)
+	lost := make(chan struct{}, 4)
 	done := make(chan error, 1)
-	go func() { done <- listener.Listen(ctx, "toolgate_test", func(p string) { payloads <- p }) }()
+	go func() {
+		done <- listener.Listen(ctx, "toolgate_test", func(p string) { payloads <- p }, func() { lost <- struct{}{} })
+	}()
 
 	if got := receive(t, payloads); got != "" {
 		t.Fatalf("first call: got payload %q, want the empty connection signal", got)
@@ -35,12 +38,18 @@ func TestNotifyReachesListenerPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Kill the listener's connection; Listen must reconnect, say so with
-	// an empty payload, and deliver what is sent afterwards.
+	// Kill the listener's connection; Listen must report the loss,
+	// reconnect, say so with an empty payload, and deliver what is sent
+	// afterwards.
 	if _, err := sender.DB().ExecContext(ctx, `
 		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-time.After(listenTimeout):
+		t.Fatal("Listen did not report the lost connection")
 	}
 	if got := receive(t, payloads); got != "" {
 		t.Fatalf("after the connection was killed: got payload %q, want the empty reconnection signal", got)
@@ -73,7 +82,7 @@ func TestNotifySQLiteIsLocal(t *testing.T) {
 	}
 	payloads := make(chan string, 4)
 	done := make(chan error, 1)
-	go func() { done <- st.Listen(ctx, "toolgate_test", func(p string) { payloads <- p }) }()
+	go func() { done <- st.Listen(ctx, "toolgate_test", func(p string) { payloads <- p }, nil) }()
 	if got := receive(t, payloads); got != "" {
 		t.Errorf("first call: got payload %q, want the empty connection signal", got)
 	}

@@ -18,9 +18,14 @@ import (
 //   - the token is not yet due for refresh;
 //   - the token has every scope the caller requires.
 //
+// A token handed to another process (TokenOptions.ActorID set, as for the
+// token API) is also checked against the stored generation and status
+// first, so a disconnect on another replica applies at once even when its
+// notification is late or lost. In-process callers rely on the rule above.
+//
 // Entries are dropped when this replica writes the row, when another
-// replica's write notification arrives, and all at once whenever the
-// listener (re)connects. Every drop also bumps seq, and a fill stores its
+// replica's write notification arrives, all at once when the listener's
+// connection fails, and again when it reconnects. Every drop also bumps seq, and a fill stores its
 // entry only if seq has not moved since the fill read the database, so a
 // slow read cannot put back a row that a write replaced meanwhile.
 

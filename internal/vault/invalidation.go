@@ -42,10 +42,18 @@ func (v *Vault) RunCacheInvalidation(ctx context.Context) {
 		return
 	}
 	v.logger.Info("cache invalidation listener starting")
-	_ = v.store.Listen(ctx, notifyChannel, v.handleNotification)
+	_ = v.store.Listen(ctx, notifyChannel, v.handleNotification, v.listenerLost)
 	v.tokens.ready.Store(false)
 	v.tokens.flush()
 	v.logger.Info("cache invalidation listener stopped")
+}
+
+// listenerLost stops serving from the cache while the listener reconnects,
+// because other replicas' writes go unheard meanwhile.
+func (v *Vault) listenerLost() {
+	v.tokens.ready.Store(false)
+	v.tokens.flush()
+	v.logger.Warn("cache invalidation listener lost its connection; reading tokens from the database until it reconnects")
 }
 
 // handleNotification applies one notification. The empty payload, sent

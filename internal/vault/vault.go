@@ -296,7 +296,10 @@ func (v *Vault) Token(ctx context.Context, userID, providerID string, opts Token
 	now := v.now()
 
 	if !opts.ForceRefresh {
-		if tok, ok := v.tokens.get(key, now, opts.MinScopes); ok {
+		// A token handed to another process (ActorID set) is checked
+		// against the database first, so a disconnect on another replica
+		// applies at once even if its notification is late or lost.
+		if tok, ok := v.tokens.get(key, now, opts.MinScopes); ok && (opts.ActorID == "" || v.stillCurrent(ctx, key, tok.Generation)) {
 			v.metrics.cacheHits.Inc()
 			v.recordIssued(ctx, userID, providerID, opts.ActorID, tok)
 			return tok, nil
@@ -332,6 +335,13 @@ func (v *Vault) Token(ctx context.Context, userID, providerID string, opts Token
 		return nil, err
 	}
 	return v.handOut(ctx, userID, providerID, opts, e)
+}
+
+// stillCurrent reports whether the stored connection is still connected at
+// generation.
+func (v *Vault) stillCurrent(ctx context.Context, key cacheKey, generation int64) bool {
+	rec, err := v.store.GetToken(ctx, key.userID, key.providerID)
+	return err == nil && rec.Status == store.TokenConnected && rec.Generation == generation
 }
 
 // handOut checks the caller's required scopes against e and returns a
