@@ -596,14 +596,14 @@ func (w *webWorld) chatExpiredPause(t *testing.T, s *servedToolgate) {
 		t.Errorf("expired pause notice: got %q, want plain words that offer to send the message again", text)
 	}
 
-	// NOTE: the scripted model answers the resent message by summarizing
-	// the results that closed the expired turn's calls, which the agent
-	// merges into the same user message, so the test checks for a new,
-	// finished answer and not for the calendar.
+	// erin connected meanwhile, so the resent message runs the calendar
+	// call with her token.
 	webDo(t, tab, "send the message again", chromedp.Click(chromedp.CSS(".pause-expired .resend-message")))
-	webWaitFor(t, tab, "the resent message gets a new answer",
+	webWaitFor(t, tab, "the resent message gets a new answer with the calendar",
 		`document.querySelectorAll(".msg-user").length === 2 && document.querySelectorAll(".msg-assistant").length === 2 &&
-		 document.querySelector(".msg-assistant:last-of-type .msg-text")?.textContent.length > 0 && !document.getElementById("send").disabled`)
+		 [...document.querySelectorAll(".msg-assistant")][1].querySelector('.tool-call[data-tool-name="calendar__list_events"]')?.dataset.status === "done" &&
+		 [...document.querySelectorAll(".msg-assistant")][1].textContent.includes("list_events returned") &&
+		 !document.getElementById("send").disabled`)
 	if n := webEval[int](t, tab, `document.querySelectorAll(".msg-assistant:last-of-type .notice-error").length`); n != 0 {
 		t.Errorf("the resent message's answer shows %d errors", n)
 	}

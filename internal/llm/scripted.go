@@ -119,7 +119,10 @@ func (s *Scripted) reply(req *Request) scriptedReply {
 	}
 
 	message := req.Messages[last]
-	if len(message.ToolResults) > 0 {
+	// A message with tool results and text carries the results of an
+	// earlier, interrupted step followed by a new question: answer the
+	// question.
+	if len(message.ToolResults) > 0 && strings.TrimSpace(message.Text) == "" {
 		return scriptedReply{text: summarizeResults(message.ToolResults, req.Messages[:last])}
 	}
 	return s.plan(message.Text, req.Tools, countToolCalls(req.Messages))

@@ -236,6 +236,25 @@ func TestScriptedSummaryOfTwoResults(t *testing.T) {
 	}
 }
 
+// TestScriptedNewQuestionAfterCancelledStep answers the new question in a
+// user message that also carries the cancelled results of an earlier,
+// interrupted step, as the agent sends it after a paused turn expired.
+func TestScriptedNewQuestionAfterCancelledStep(t *testing.T) {
+	req := &Request{Tools: calendarTools(), Messages: []Message{
+		{Role: RoleUser, Text: "what's on my calendar?"},
+		{Role: RoleAssistant, ToolCalls: []ToolCall{{ID: "a", Name: "list_events", Arguments: json.RawMessage(`{}`)}}},
+		{Role: RoleUser, ToolResults: []ToolResult{{CallID: "a", Content: "Cancelled: the pause expired.", IsError: true}},
+			Text: "what's on my calendar?"},
+	}}
+	resp, err := newTestScripted().Stream(context.Background(), req, nil)
+	if err != nil {
+		t.Fatalf("Stream: %v", err)
+	}
+	if len(resp.Message.ToolCalls) != 1 || resp.Message.ToolCalls[0].Name != "list_events" {
+		t.Errorf("got calls %+v and text %q, want a new list_events call", resp.Message.ToolCalls, resp.Message.Text)
+	}
+}
+
 func TestScriptedStreamsTextInChunks(t *testing.T) {
 	req := &Request{Messages: []Message{{Role: RoleUser, Text: "echo hello world"}}, Tools: calendarTools()}
 	var rec eventRecorder
