@@ -132,7 +132,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		<-serving.Done()
 		fresh.Close()
 	}()
-	return serveUntilDone(ctx, srv.http, ln, demoShutdownTimeout, logger)
+	if err := serveUntilDone(ctx, srv.http, ln, demoShutdownTimeout, logger); err != nil {
+		return err
+	}
+	if temporary {
+		fmt.Fprintf(stdout, "\nToolgate demo stopped.\n")
+	} else {
+		fmt.Fprintf(stdout, "\nToolgate demo stopped; its data stays in %s.\n", dataDir)
+	}
+	return nil
 }
 
 // serveFlags returns serve's settings for the demo: serve's defaults, with

@@ -150,7 +150,7 @@ func reasonFor(cre *vault.ConsentRequiredError) string {
 	switch cre.Reason {
 	case vault.ReasonScopesMissing:
 		return reasonInsufficientScope
-	case vault.ReasonNeedsReauth, vault.ReasonRevoked:
+	case vault.ReasonNeedsReauth:
 		return reasonTokenRejected
 	default:
 		return reasonNotConnected

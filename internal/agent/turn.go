@@ -363,7 +363,7 @@ func (t *Turn) load(ctx context.Context, req *TurnRequest) error {
 		t.model, t.info, err = r.models.Get(t.settings.Model)
 	}
 	if err != nil {
-		return &InputError{Field: "model", Detail: err.Error()}
+		return &InputError{Field: "model", Detail: strings.TrimPrefix(err.Error(), "llm: ") + "; GET /api/v1/models lists them"}
 	}
 	t.settings.Model = t.info.Name
 

@@ -105,6 +105,7 @@ export class ConsentCards {
     };
     card.el = this.build(card);
     anchor.after(card.el);
+    card.el.scrollIntoView({ block: "nearest" });
     this.cards.set(card.providerId, card);
     announce(`${this.name(card)} needs to be connected before the answer can continue.`);
   }

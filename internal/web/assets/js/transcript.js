@@ -43,6 +43,7 @@ export class Transcript {
     this.lastUserText = text;
     const el = h("div", { class: "msg-user" }, h("span", { class: "visually-hidden", text: "You: " }), text);
     this.root.append(el);
+    el.scrollIntoView({ block: "nearest" });
     return el;
   }
 
@@ -53,6 +54,7 @@ export class Transcript {
     const block = h("article", { class: "msg-assistant", "aria-label": "Agent's answer" }, head);
     block.dataset.userText = this.lastUserText;
     this.root.append(block);
+    block.scrollIntoView({ block: "nearest" });
     this.block = block;
     this.setModel(modelName, displayName, demo);
     return block;
