@@ -197,11 +197,24 @@ function markCurrentSession() {
 
 // --- Sending ---------------------------------------------------------------
 
+// maxMessageBytes is the server's limit on one message, in UTF-8 bytes.
+const maxMessageBytes = 64 * 1024;
+
 async function sendMessage(text) {
-  if (state.stream || !text.trim()) {
+  if (state.stream) {
     return;
   }
   els.notice.replaceChildren();
+  if (!text.trim()) {
+    els.notice.replaceChildren(h("p", { class: "notice notice-info", role: "status", text: "Type a message first." }));
+    return;
+  }
+  const size = new TextEncoder().encode(text).length;
+  if (size > maxMessageBytes) {
+    els.notice.replaceChildren(h("p", { class: "notice notice-error", role: "alert",
+      text: `The message is ${Math.ceil(size / 1024)} KB; the limit is 64 KB. Shorten it, then send it again.` }));
+    return;
+  }
   if (!state.sessionId) {
     try {
       const session = await request("POST", "/api/v1/sessions", {});
@@ -392,13 +405,20 @@ function turnRejected(err, { responses, body, userText }) {
     return;
   }
   const described = describeError(err);
+  // A request the server found invalid fails the same way again, so it
+  // gets the text back to fix instead of a retry.
+  const invalid = err.status === 400 || err.status === 413 || err.status === 422;
+  if (invalid && !responses && userText && !els.message.value) {
+    els.message.value = userText;
+  }
   transcript.note("error",
     h("p", { class: "notice-title", text: responses ? "The answer could not continue" : "The message was not sent" }),
     h("p", { text: described.message }),
-    h("div", { class: "notice-actions" }, h("button", {
-      type: "button", class: "button button-secondary button-small", text: "Try again",
-      on: { click: () => runTurn(body, { responses, userText }) },
-    })));
+    invalid ? h("p", { text: "Your message is back in the box: change it, then send it again." }) :
+      h("div", { class: "notice-actions" }, h("button", {
+        type: "button", class: "button button-secondary button-small", text: "Try again",
+        on: { click: () => runTurn(body, { responses, userText }) },
+      })));
 }
 
 function setStreaming(on) {

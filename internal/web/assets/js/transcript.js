@@ -81,7 +81,8 @@ export class Transcript {
     const info = this.models.get(modelName);
     const name = displayName || info?.display_name || modelName || "Agent";
     const isDemo = demo || Boolean(info?.demo);
-    head.replaceChildren(h("span", { text: name }), isDemo ? h("span", { class: "badge badge-demo", text: "Demo" }) : null);
+    // replaceChildren, unlike h, would render a null child as "null".
+    head.replaceChildren(...[h("span", { text: name }), isDemo ? h("span", { class: "badge badge-demo", text: "Demo" }) : null].filter(Boolean));
   }
 
   // segment returns the part of the current block for one assistant
