@@ -316,11 +316,20 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, time
 	return nil
 }
 
-// sweepExpired deletes expired sessions and sign-in flows every few
-// minutes until ctx ends. Every replica runs it; the deletes are idempotent.
-func sweepExpired(ctx context.Context, st interface {
+// finishedConsentRetention is how long a finished or expired consent stays
+// readable through GET /api/v1/consents/{id} before it is deleted.
+const finishedConsentRetention = 24 * time.Hour
+
+// expiredRows is the storage sweepExpired cleans.
+type expiredRows interface {
 	DeleteExpiredSessions(context.Context, time.Time) (int64, error)
-}, logger *slog.Logger) {
+	DeleteFinishedConsents(context.Context, time.Time) (int64, error)
+}
+
+// sweepExpired deletes expired sessions and sign-in flows, and consents
+// finished more than a day ago, every few minutes until ctx ends. Every
+// replica runs it; the deletes are idempotent.
+func sweepExpired(ctx context.Context, st expiredRows, logger *slog.Logger) {
 	ticker := time.NewTicker(5 * time.Minute)
 	defer ticker.Stop()
 	for {
@@ -329,13 +338,16 @@ func sweepExpired(ctx context.Context, st interface {
 			return
 		case <-ticker.C:
 		}
-		n, err := st.DeleteExpiredSessions(ctx, time.Now())
-		if err != nil {
+		now := time.Now()
+		if n, err := st.DeleteExpiredSessions(ctx, now); err != nil {
 			logger.Warn("delete expired sessions failed", "err", err)
-			continue
-		}
-		if n > 0 {
+		} else if n > 0 {
 			logger.Debug("deleted expired sessions", "count", n)
+		}
+		if n, err := st.DeleteFinishedConsents(ctx, now.Add(-finishedConsentRetention)); err != nil {
+			logger.Warn("delete finished consents failed", "err", err)
+		} else if n > 0 {
+			logger.Debug("deleted finished consents", "count", n)
 		}
 	}
 }
