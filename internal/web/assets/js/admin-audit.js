@@ -4,7 +4,7 @@
 
 import { request } from "./api.js";
 import { clearErrors, showErrors } from "./forms.js";
-import { byId, formatTime, h } from "./ui.js";
+import { byId, h } from "./ui.js";
 
 const PAGE_SIZE = 50;
 const FILTERS = ["action", "user_id", "provider_id", "actor_id", "outcome", "since", "until"];
@@ -113,10 +113,14 @@ async function load(cursor, { push = true } = {}) {
 
 function render(events) {
   rows.replaceChildren(...events.map((e) => {
-    const detail = e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : "";
+    // Detail is a small flat object: show it as "key: value" lines.
+    const detail = e.detail ? Object.entries(e.detail)
+      .map(([key, value]) => `${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`).join("\n") : "";
+    // Seconds matter here: many events share a minute.
+    const at = new Date(e.at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
     return h("tr", {},
-      h("td", {}, h("time", { datetime: e.at, text: formatTime(e.at) })),
-      h("td", { text: e.action }),
+      h("td", {}, h("time", { datetime: e.at, text: at })),
+      h("td", { class: "audit-action", text: e.action }),
       h("td", {}, h("span", { class: e.outcome === "ok" ? "badge badge-ok" : "badge badge-error", text: e.outcome })),
       h("td", { text: e.user_id || "—" }),
       h("td", { text: e.provider_id || "—" }),
