@@ -161,10 +161,18 @@ var (
 	ErrNothingToResume = errors.New("agent: the session has no paused turn to resume")
 )
 
-// InputError is an invalid turn request.
+// FieldProblem is one invalid field of a request.
+type FieldProblem struct {
+	Field  string
+	Detail string
+}
+
+// InputError is an invalid turn request. Field and Detail name the first
+// invalid field; Also lists the others.
 type InputError struct {
 	Field  string
 	Detail string
+	Also   []FieldProblem
 	// UnknownIDs lists interrupt ids that do not belong to the paused turn.
 	UnknownIDs []string
 }

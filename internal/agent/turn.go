@@ -164,27 +164,35 @@ func (r *Runner) newSettings(req *TurnRequest) (settings, error) {
 	if s.MaxIterations == 0 {
 		s.MaxIterations = r.opts.MaxIterations
 	}
-	switch {
-	case len(s.SystemPrompt) > maxSystemPrompt:
-		return s, &InputError{Field: "system_prompt", Detail: fmt.Sprintf("is %d bytes; the limit is %d", len(s.SystemPrompt), maxSystemPrompt)}
-	case s.Temperature != nil && (*s.Temperature < 0 || *s.Temperature > 2):
-		return s, &InputError{Field: "temperature", Detail: "must be between 0 and 2"}
-	case s.MaxTokens < 0 || s.MaxTokens > maxTokensLimit:
-		return s, &InputError{Field: "max_tokens", Detail: fmt.Sprintf("must be between 1 and %d, or left out", maxTokensLimit)}
-	case s.MaxIterations < 1 || s.MaxIterations > MaxIterationLimit:
-		return s, &InputError{Field: "max_iterations", Detail: fmt.Sprintf("must be between 1 and %d, or left out for %d", MaxIterationLimit, r.opts.MaxIterations)}
+	var bad []FieldProblem
+	add := func(field, detail string) { bad = append(bad, FieldProblem{Field: field, Detail: detail}) }
+	if len(s.SystemPrompt) > maxSystemPrompt {
+		add("system_prompt", fmt.Sprintf("is %d bytes; the limit is %d", len(s.SystemPrompt), maxSystemPrompt))
+	}
+	if s.Temperature != nil && (*s.Temperature < 0 || *s.Temperature > 2) {
+		add("temperature", "must be between 0 and 2")
+	}
+	if s.MaxTokens < 0 || s.MaxTokens > maxTokensLimit {
+		add("max_tokens", fmt.Sprintf("must be between 1 and %d, or left out", maxTokensLimit))
+	}
+	if s.MaxIterations < 1 || s.MaxIterations > MaxIterationLimit {
+		add("max_iterations", fmt.Sprintf("must be between 1 and %d, or left out for %d", MaxIterationLimit, r.opts.MaxIterations))
 	}
 	if req.ToolTimeout != "" {
 		d, err := time.ParseDuration(req.ToolTimeout)
 		if err != nil || d < minToolTimeout || d > maxToolTimeout {
-			return s, &InputError{Field: "tool_timeout", Detail: fmt.Sprintf("must be a duration between %s and %s, such as 30s", minToolTimeout, maxToolTimeout)}
+			add("tool_timeout", fmt.Sprintf("must be a duration between %s and %s, such as 30s", minToolTimeout, maxToolTimeout))
+		} else {
+			s.ToolTimeoutMillis = d.Milliseconds()
 		}
-		s.ToolTimeoutMillis = d.Milliseconds()
 	}
 	for i, id := range s.MCPServers {
 		if id == "" || slices.Contains(s.MCPServers[:i], id) {
-			return s, &InputError{Field: fmt.Sprintf("mcp_servers[%d]", i), Detail: "must be a distinct, non-empty MCP server id"}
+			add(fmt.Sprintf("mcp_servers[%d]", i), "must be a distinct, non-empty MCP server id")
 		}
+	}
+	if len(bad) > 0 {
+		return s, &InputError{Field: bad[0].Field, Detail: bad[0].Detail, Also: bad[1:]}
 	}
 	return s, nil
 }

@@ -145,7 +145,11 @@ func agentProblem(err error) error {
 	var input *agent.InputError
 	switch {
 	case errors.As(err, &input):
-		p := problem.BadRequest(input.Field, input.Detail)
+		fields := []problem.FieldError{{Field: input.Field, Detail: input.Detail}}
+		for _, f := range input.Also {
+			fields = append(fields, problem.FieldError{Field: f.Field, Detail: f.Detail})
+		}
+		p := problem.Invalid(http.StatusBadRequest, fields...)
 		if len(input.UnknownIDs) > 0 {
 			p.Extra = map[string]any{"unknown_interrupt_ids": input.UnknownIDs}
 		}

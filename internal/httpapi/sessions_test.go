@@ -185,3 +185,37 @@ func TestSessionRoutes(t *testing.T) {
 		t.Errorf("bob's session list contains alice's session: %s", body)
 	}
 }
+
+// TestTurnListsEveryInvalidSetting checks that a turn with several
+// invalid settings names each of them, not only the first.
+func TestTurnListsEveryInvalidSetting(t *testing.T) {
+	srv := sessionsServer(t)
+	_, body := call(t, srv, "alice", http.MethodPost, "/api/v1/sessions", "")
+	var sess struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &sess); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := call(t, srv, "alice", http.MethodPost, "/api/v1/sessions/"+sess.ID+"/turns",
+		`{"message":"hi","temperature":5,"tool_timeout":"soon","max_iterations":99}`)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status: got %d %s, want 400", resp.StatusCode, body)
+	}
+	var p struct {
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, e := range p.Errors {
+		fields = append(fields, e.Field)
+	}
+	if want := []string{"temperature", "max_iterations", "tool_timeout"}; strings.Join(fields, ",") != strings.Join(want, ",") {
+		t.Errorf("invalid fields: got %v, want %v", fields, want)
+	}
+}
