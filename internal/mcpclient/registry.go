@@ -286,7 +286,7 @@ func mergePatch(m *store.MCPServer, in PatchInput) (*spec, map[string]string, er
 	s := specFromStore(m)
 
 	if in.ID != nil && *in.ID != m.ID {
-		c.invalidf("id", "the id cannot change (stored %q, sent %q); create a new server and delete this one instead", m.ID, *in.ID)
+		c.Invalidf("id", "the id cannot change (stored %q, sent %q); create a new server and delete this one instead", m.ID, *in.ID)
 	}
 	if in.DisplayName != nil {
 		s.DisplayName = *in.DisplayName
@@ -358,7 +358,7 @@ func (r *Registry) checkProvider(ctx context.Context, c *checker, providerID str
 	_, err := r.store.GetProvider(ctx, providerID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		c.unacceptablef("provider_id", "no provider has id %q; register it under /api/v1/admin/providers first, or send \"\" to send no user token", providerID)
+		c.Unacceptablef("provider_id", "no provider has id %q; register it under /api/v1/admin/providers first, or send \"\" to send no user token", providerID)
 		return nil
 	case err != nil:
 		return fmt.Errorf("mcpclient: look up provider %q: %w", providerID, err)

@@ -44,31 +44,16 @@ var forbiddenHeaders = []string{
 }
 
 // checker collects field errors of both statuses.
-type checker struct {
-	invalid      []problem.FieldError // 400
-	unacceptable []problem.FieldError // 422
-}
-
-func (c *checker) invalidf(field, format string, args ...any) {
-	c.invalid = append(c.invalid, problem.FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (c *checker) unacceptablef(field, format string, args ...any) {
-	c.unacceptable = append(c.unacceptable, problem.FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
-}
+type checker struct{ problem.FieldErrors }
 
 // err returns the collected errors as a *ValidationError, or nil. When
 // there are both kinds, only the 400s are reported, because the 422 check
 // of provider_id reads a value that a 400 may be about.
 func (c *checker) err() error {
-	switch {
-	case len(c.invalid) > 0:
-		return &ValidationError{Status: http.StatusBadRequest, Fields: c.invalid}
-	case len(c.unacceptable) > 0:
-		return &ValidationError{Status: http.StatusUnprocessableEntity, Fields: c.unacceptable}
-	default:
-		return nil
+	if status, fields := c.Result(); status != 0 {
+		return &ValidationError{Status: status, Fields: fields}
 	}
+	return nil
 }
 
 // spec is a server's configuration in typed form, apart from the header
@@ -91,29 +76,29 @@ type spec struct {
 // Authorization conflict is reported on.
 func (c *checker) checkSpec(s *spec, headersSent bool) {
 	if !idPattern.MatchString(s.ID) {
-		c.invalidf("id", "invalid id %q: want 1 to 64 characters from a-z, 0-9 and '-' (pattern ^[a-z0-9-]{1,64}$)", s.ID)
+		c.Invalidf("id", "invalid id %q: want 1 to 64 characters from a-z, 0-9 and '-' (pattern ^[a-z0-9-]{1,64}$)", s.ID)
 	}
 	c.checkDisplayName(s.DisplayName)
 	if detail := checkServerURL(s.URL); detail != "" {
-		c.invalidf("url", "%s", detail)
+		c.Invalidf("url", "%s", detail)
 	}
 	if s.Transport != TransportStreamableHTTP && s.Transport != TransportSSE {
-		c.invalidf("transport", "unknown transport %q: want %s (the default) or %s for servers that only offer the older HTTP+SSE transport",
+		c.Invalidf("transport", "unknown transport %q: want %s (the default) or %s for servers that only offer the older HTTP+SSE transport",
 			s.Transport, TransportStreamableHTTP, TransportSSE)
 	}
 	if s.ProviderID != "" && !idPattern.MatchString(s.ProviderID) {
-		c.invalidf("provider_id", "invalid provider id %q: want the id of a registered provider, or \"\" to send no user token", s.ProviderID)
+		c.Invalidf("provider_id", "invalid provider id %q: want the id of a registered provider, or \"\" to send no user token", s.ProviderID)
 	}
 	if s.ProviderID != "" && slices.Contains(s.HeaderNames, "Authorization") {
 		if headersSent {
-			c.invalidf("headers.Authorization", "not allowed while provider_id is set: Toolgate sends the user's token from provider %q as Authorization; remove this header, or clear provider_id to send a fixed credential", s.ProviderID)
+			c.Invalidf("headers.Authorization", "not allowed while provider_id is set: Toolgate sends the user's token from provider %q as Authorization; remove this header, or clear provider_id to send a fixed credential", s.ProviderID)
 		} else {
-			c.invalidf("provider_id", "the stored static headers contain Authorization, which the user's token would replace; send headers without Authorization along with provider_id")
+			c.Invalidf("provider_id", "the stored static headers contain Authorization, which the user's token would replace; send headers without Authorization along with provider_id")
 		}
 	}
 	c.checkRoles(s.AllowedRoles)
 	if s.Timeout < minTimeout || s.Timeout > maxTimeout {
-		c.invalidf("timeout", "%v is out of range: want a duration from %v to %v, such as \"30s\"", s.Timeout, minTimeout, maxTimeout)
+		c.Invalidf("timeout", "%v is out of range: want a duration from %v to %v, such as \"30s\"", s.Timeout, minTimeout, maxTimeout)
 	}
 }
 
@@ -121,11 +106,11 @@ func (c *checker) checkDisplayName(name string) {
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
-		c.invalidf("display_name", "missing: send the name users see, 1 to %d characters", maxDisplayName)
+		c.Invalidf("display_name", "missing: send the name users see, 1 to %d characters", maxDisplayName)
 	case n > maxDisplayName:
-		c.invalidf("display_name", "too long: %d characters; the limit is %d", n, maxDisplayName)
+		c.Invalidf("display_name", "too long: %d characters; the limit is %d", n, maxDisplayName)
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		c.invalidf("display_name", "contains control characters or invalid UTF-8; send plain text")
+		c.Invalidf("display_name", "contains control characters or invalid UTF-8; send plain text")
 	}
 }
 
@@ -168,20 +153,20 @@ func checkServerURL(raw string) string {
 // spaces and control characters are rejected.
 func (c *checker) checkRoles(roles []string) {
 	if len(roles) > maxListItems {
-		c.invalidf("allowed_roles", "too many roles: %d; the limit is %d", len(roles), maxListItems)
+		c.Invalidf("allowed_roles", "too many roles: %d; the limit is %d", len(roles), maxListItems)
 		return
 	}
 	for i, role := range roles {
 		field := fmt.Sprintf("allowed_roles[%d]", i)
 		switch {
 		case strings.TrimSpace(role) == "":
-			c.invalidf(field, "empty role; remove it")
+			c.Invalidf(field, "empty role; remove it")
 		case len(role) > maxRoleLen:
-			c.invalidf(field, "too long: %d bytes; the limit is %d", len(role), maxRoleLen)
+			c.Invalidf(field, "too long: %d bytes; the limit is %d", len(role), maxRoleLen)
 		case strings.TrimSpace(role) != role:
-			c.invalidf(field, "role %q has spaces around it; remove them", role)
+			c.Invalidf(field, "role %q has spaces around it; remove them", role)
 		case !utf8.ValidString(role) || strings.IndexFunc(role, unicode.IsControl) >= 0:
-			c.invalidf(field, "contains control characters or invalid UTF-8")
+			c.Invalidf(field, "contains control characters or invalid UTF-8")
 		}
 	}
 }
@@ -191,7 +176,7 @@ func (c *checker) checkRoles(roles []string) {
 // message contains a value.
 func (c *checker) checkHeaders(headers map[string]Secret) map[string]string {
 	if len(headers) > maxHeaders {
-		c.invalidf("headers", "too many headers: %d; the limit is %d", len(headers), maxHeaders)
+		c.Invalidf("headers", "too many headers: %d; the limit is %d", len(headers), maxHeaders)
 		return nil
 	}
 	names := make([]string, 0, len(headers))
@@ -208,17 +193,17 @@ func (c *checker) checkHeaders(headers map[string]Secret) map[string]string {
 		canonical := http.CanonicalHeaderKey(name)
 		switch {
 		case name == "" || len(name) > maxHeaderName || !isToken(name):
-			c.invalidf(field, "invalid header name: want 1 to %d token characters (RFC 9110 section 5.6.2: letters, digits and !#$%%&'*+-.^_`|~)", maxHeaderName)
+			c.Invalidf(field, "invalid header name: want 1 to %d token characters (RFC 9110 section 5.6.2: letters, digits and !#$%%&'*+-.^_`|~)", maxHeaderName)
 		case slices.Contains(forbiddenHeaders, canonical) || strings.HasPrefix(canonical, "Mcp-"):
-			c.invalidf(field, "%s cannot be a static header: it is hop-by-hop, set by HTTP itself, or reserved by the MCP transport; remove it", canonical)
+			c.Invalidf(field, "%s cannot be a static header: it is hop-by-hop, set by HTTP itself, or reserved by the MCP transport; remove it", canonical)
 		case sentAs[canonical] != "":
-			c.invalidf(field, "duplicate of %q: header names are case-insensitive; send each header once", sentAs[canonical])
+			c.Invalidf(field, "duplicate of %q: header names are case-insensitive; send each header once", sentAs[canonical])
 		case value == "":
-			c.invalidf(field, "empty value; send the value, or remove the header")
+			c.Invalidf(field, "empty value; send the value, or remove the header")
 		case len(value) > maxHeaderValue:
-			c.invalidf(field, "value too long: %d bytes; the limit is %d", len(value), maxHeaderValue)
+			c.Invalidf(field, "value too long: %d bytes; the limit is %d", len(value), maxHeaderValue)
 		case !isFieldValue(value):
-			c.invalidf(field, "value contains control characters, such as a line break, or non-ASCII bytes; send printable ASCII")
+			c.Invalidf(field, "value contains control characters, such as a line break, or non-ASCII bytes; send printable ASCII")
 		default:
 			out[canonical] = value
 		}
@@ -262,7 +247,7 @@ func (c *checker) parseTimeout(raw string) time.Duration {
 	}
 	d, err := time.ParseDuration(raw)
 	if err != nil {
-		c.invalidf("timeout", "invalid duration %q: want a number and a unit, such as \"30s\" or \"2m\"", raw)
+		c.Invalidf("timeout", "invalid duration %q: want a number and a unit, such as \"30s\" or \"2m\"", raw)
 		return defaultTimeout
 	}
 	return d

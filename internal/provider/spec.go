@@ -83,17 +83,17 @@ func mergePatch(p *store.Provider, in PatchInput, discovered *Metadata) (*spec, 
 	var c checker
 
 	if in.ID != nil && *in.ID != s.ID {
-		c.invalidf("id", "cannot change from %q to %q; create a provider with the new id and delete this one", s.ID, *in.ID)
+		c.Invalidf("id", "cannot change from %q to %q; create a provider with the new id and delete this one", s.ID, *in.ID)
 	}
 	if in.Type != nil && *in.Type != s.Type {
-		c.invalidf("type", "cannot change from %q to %q; create a provider of the new type and delete this one", s.Type, *in.Type)
+		c.Invalidf("type", "cannot change from %q to %q; create a provider of the new type and delete this one", s.Type, *in.Type)
 	}
 
 	switch {
 	case in.ClientID != nil && in.ClientSecret == nil:
-		c.unacceptablef("client_secret", "missing: rotating credentials needs client_id and client_secret together; send both")
+		c.Unacceptablef("client_secret", "missing: rotating credentials needs client_id and client_secret together; send both")
 	case in.ClientID == nil && in.ClientSecret != nil:
-		c.unacceptablef("client_id", "missing: rotating credentials needs client_id and client_secret together; send both")
+		c.Unacceptablef("client_id", "missing: rotating credentials needs client_id and client_secret together; send both")
 	case in.ClientID != nil:
 		s.ClientID = strings.TrimSpace(*in.ClientID)
 		s.HasSecret = *in.ClientSecret != ""

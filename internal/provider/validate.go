@@ -101,38 +101,14 @@ func (e *ValidationError) Error() string {
 }
 
 // checker collects field errors of both statuses.
-type checker struct {
-	invalid      []problem.FieldError // 400
-	unacceptable []problem.FieldError // 422
-}
-
-func (c *checker) add(status int, field, detail string) {
-	fe := problem.FieldError{Field: field, Detail: detail}
-	if status == http.StatusBadRequest {
-		c.invalid = append(c.invalid, fe)
-	} else {
-		c.unacceptable = append(c.unacceptable, fe)
-	}
-}
-
-func (c *checker) invalidf(field, format string, args ...any) {
-	c.add(http.StatusBadRequest, field, fmt.Sprintf(format, args...))
-}
-
-func (c *checker) unacceptablef(field, format string, args ...any) {
-	c.add(http.StatusUnprocessableEntity, field, fmt.Sprintf(format, args...))
-}
+type checker struct{ problem.FieldErrors }
 
 // err returns the collected errors as a *ValidationError, or nil.
 func (c *checker) err() error {
-	switch {
-	case len(c.invalid) > 0:
-		return &ValidationError{Status: http.StatusBadRequest, Fields: c.invalid}
-	case len(c.unacceptable) > 0:
-		return &ValidationError{Status: http.StatusUnprocessableEntity, Fields: c.unacceptable}
-	default:
-		return nil
+	if status, fields := c.Result(); status != 0 {
+		return &ValidationError{Status: status, Fields: fields}
 	}
+	return nil
 }
 
 // spec is a provider's configuration in typed form: what validation checks
@@ -161,16 +137,16 @@ type spec struct {
 // request arrived (create or patch).
 func (c *checker) checkSpec(s *spec) {
 	if !idPattern.MatchString(s.ID) {
-		c.invalidf("id", "invalid id %q: want 1 to 64 characters from a-z, 0-9 and '-' (pattern ^[a-z0-9-]{1,64}$)", s.ID)
+		c.Invalidf("id", "invalid id %q: want 1 to 64 characters from a-z, 0-9 and '-' (pattern ^[a-z0-9-]{1,64}$)", s.ID)
 	}
 	preset, known := presets[s.Type]
 	if !known {
-		c.invalidf("type", "unknown type %q: want one of %s", s.Type, typeList())
+		c.Invalidf("type", "unknown type %q: want one of %s", s.Type, typeList())
 	}
 	c.checkDisplayName(s.DisplayName)
 	c.checkClientID(s.ClientID)
 	if known && s.Type != TypeCustom && !s.HasSecret {
-		c.invalidf("client_secret", "missing: %s providers need the client secret from the app registration", s.Type)
+		c.Invalidf("client_secret", "missing: %s providers need the client secret from the app registration", s.Type)
 	}
 	separator := " "
 	if known {
@@ -179,7 +155,7 @@ func (c *checker) checkSpec(s *spec) {
 	c.checkScopes(s.Scopes, separator)
 	c.checkRoles(s.AllowedRoles)
 	if detail := checkIcon(s.Icon); detail != "" {
-		c.invalidf("icon", "%s", detail)
+		c.Invalidf("icon", "%s", detail)
 	}
 	if known {
 		c.checkCustomParameters(preset, s.CustomParameters)
@@ -191,22 +167,22 @@ func (c *checker) checkDisplayName(name string) {
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
-		c.invalidf("display_name", "missing: send the name users see, 1 to %d characters", maxDisplayName)
+		c.Invalidf("display_name", "missing: send the name users see, 1 to %d characters", maxDisplayName)
 	case n > maxDisplayName:
-		c.invalidf("display_name", "too long: %d characters; the limit is %d", n, maxDisplayName)
+		c.Invalidf("display_name", "too long: %d characters; the limit is %d", n, maxDisplayName)
 	case !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0:
-		c.invalidf("display_name", "contains control characters or invalid UTF-8; send plain text")
+		c.Invalidf("display_name", "contains control characters or invalid UTF-8; send plain text")
 	}
 }
 
 func (c *checker) checkClientID(id string) {
 	switch {
 	case id == "":
-		c.invalidf("client_id", "missing: send the client id from the app registration at the provider")
+		c.Invalidf("client_id", "missing: send the client id from the app registration at the provider")
 	case len(id) > maxClientID:
-		c.invalidf("client_id", "too long: %d bytes; the limit is %d", len(id), maxClientID)
+		c.Invalidf("client_id", "too long: %d bytes; the limit is %d", len(id), maxClientID)
 	case !isVSChars(id):
-		c.invalidf("client_id", "contains characters outside printable ASCII (RFC 6749 appendix A.1); check for pasted line breaks")
+		c.Invalidf("client_id", "contains characters outside printable ASCII (RFC 6749 appendix A.1); check for pasted line breaks")
 	}
 }
 
@@ -215,9 +191,9 @@ func (c *checker) checkClientID(id string) {
 func (c *checker) checkSecretValue(secret Secret) {
 	switch {
 	case len(secret) > maxClientSecret:
-		c.invalidf("client_secret", "too long: %d bytes; the limit is %d", len(secret), maxClientSecret)
+		c.Invalidf("client_secret", "too long: %d bytes; the limit is %d", len(secret), maxClientSecret)
 	case !isVSChars(string(secret)):
-		c.invalidf("client_secret", "contains characters outside printable ASCII (RFC 6749 appendix A.2); check for pasted line breaks")
+		c.Invalidf("client_secret", "contains characters outside printable ASCII (RFC 6749 appendix A.2); check for pasted line breaks")
 	}
 }
 
@@ -234,20 +210,20 @@ func isVSChars(s string) bool {
 
 func (c *checker) checkScopes(scopes []string, separator string) {
 	if len(scopes) > maxListItems {
-		c.invalidf("scopes", "too many scopes: %d; the limit is %d", len(scopes), maxListItems)
+		c.Invalidf("scopes", "too many scopes: %d; the limit is %d", len(scopes), maxListItems)
 		return
 	}
 	for i, scope := range scopes {
 		field := fmt.Sprintf("scopes[%d]", i)
 		switch {
 		case scope == "":
-			c.invalidf(field, "empty scope; remove it")
+			c.Invalidf(field, "empty scope; remove it")
 		case len(scope) > maxScopeLen:
-			c.invalidf(field, "too long: %d bytes; the limit is %d", len(scope), maxScopeLen)
+			c.Invalidf(field, "too long: %d bytes; the limit is %d", len(scope), maxScopeLen)
 		case !isScopeToken(scope):
-			c.invalidf(field, "invalid scope %q: a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6749 section 3.3); send each scope as its own list item", scope)
+			c.Invalidf(field, "invalid scope %q: a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6749 section 3.3); send each scope as its own list item", scope)
 		case separator != " " && strings.Contains(scope, separator):
-			c.invalidf(field, "invalid scope %q: it contains %q, which separates scopes for this provider; send each scope as its own list item", scope, separator)
+			c.Invalidf(field, "invalid scope %q: it contains %q, which separates scopes for this provider; send each scope as its own list item", scope, separator)
 		}
 	}
 }
@@ -270,20 +246,20 @@ func isScopeToken(s string) bool {
 // rejected.
 func (c *checker) checkRoles(roles []string) {
 	if len(roles) > maxListItems {
-		c.invalidf("allowed_roles", "too many roles: %d; the limit is %d", len(roles), maxListItems)
+		c.Invalidf("allowed_roles", "too many roles: %d; the limit is %d", len(roles), maxListItems)
 		return
 	}
 	for i, role := range roles {
 		field := fmt.Sprintf("allowed_roles[%d]", i)
 		switch {
 		case strings.TrimSpace(role) == "":
-			c.invalidf(field, "empty role; remove it")
+			c.Invalidf(field, "empty role; remove it")
 		case len(role) > maxRoleLen:
-			c.invalidf(field, "too long: %d bytes; the limit is %d", len(role), maxRoleLen)
+			c.Invalidf(field, "too long: %d bytes; the limit is %d", len(role), maxRoleLen)
 		case strings.TrimSpace(role) != role:
-			c.invalidf(field, "role %q has spaces around it; remove them", role)
+			c.Invalidf(field, "role %q has spaces around it; remove them", role)
 		case !utf8.ValidString(role) || strings.IndexFunc(role, unicode.IsControl) >= 0:
-			c.invalidf(field, "contains control characters or invalid UTF-8")
+			c.Invalidf(field, "contains control characters or invalid UTF-8")
 		}
 	}
 }
@@ -338,7 +314,7 @@ func checkDataIcon(rest string) string {
 
 func (c *checker) checkCustomParameters(preset *Preset, params map[string]string) {
 	if len(params) > maxCustomParameters {
-		c.invalidf("custom_parameters", "too many parameters: %d; the limit is %d", len(params), maxCustomParameters)
+		c.Invalidf("custom_parameters", "too many parameters: %d; the limit is %d", len(params), maxCustomParameters)
 		return
 	}
 	for _, name := range sortedKeys(params) {
@@ -347,17 +323,17 @@ func (c *checker) checkCustomParameters(preset *Preset, params map[string]string
 		lower := strings.ToLower(name)
 		switch {
 		case !parameterPattern.MatchString(name):
-			c.invalidf(field, "invalid parameter name %q: want 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'", name)
+			c.Invalidf(field, "invalid parameter name %q: want 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'", name)
 		case utf8.RuneCountInString(value) > maxParameterValue:
-			c.invalidf(field, "value too long: the limit is %d characters", maxParameterValue)
+			c.Invalidf(field, "value too long: the limit is %d characters", maxParameterValue)
 		case !utf8.ValidString(value) || strings.IndexFunc(value, unicode.IsControl) >= 0:
-			c.invalidf(field, "value contains control characters or invalid UTF-8")
+			c.Invalidf(field, "value contains control characters or invalid UTF-8")
 		case slices.Contains(reservedParameters, lower):
-			c.unacceptablef(field, "%q is set by Toolgate's consent flow and cannot be a custom parameter; remove it (scopes go in the scopes field)", name)
+			c.Unacceptablef(field, "%q is set by Toolgate's consent flow and cannot be a custom parameter; remove it (scopes go in the scopes field)", name)
 		case lower == strings.ToLower(preset.ScopeParameter):
-			c.unacceptablef(field, "%q carries the scopes for %s providers; remove it and list the scopes in the scopes field", name, preset.Type)
+			c.Unacceptablef(field, "%q carries the scopes for %s providers; remove it and list the scopes in the scopes field", name, preset.Type)
 		case slices.Contains(preset.ForbiddenParameters, lower):
-			c.unacceptablef(field, "%s rejects the %q parameter; remove it (see %s)", preset.DisplayName, name, preset.Documentation)
+			c.Unacceptablef(field, "%s rejects the %q parameter; remove it (see %s)", preset.DisplayName, name, preset.Documentation)
 		}
 	}
 }
@@ -368,9 +344,9 @@ func (c *checker) checkSettings(preset *Preset, settings map[string]string) {
 		f, ok := preset.setting(name)
 		if !ok {
 			if len(preset.Settings) == 0 {
-				c.invalidf(field, "unknown setting: %s providers take no settings; remove it", preset.Type)
+				c.Invalidf(field, "unknown setting: %s providers take no settings; remove it", preset.Type)
 			} else {
-				c.invalidf(field, "unknown setting for %s providers; accepted: %s", preset.Type, settingNames(preset))
+				c.Invalidf(field, "unknown setting for %s providers; accepted: %s", preset.Type, settingNames(preset))
 			}
 			continue
 		}
@@ -378,7 +354,7 @@ func (c *checker) checkSettings(preset *Preset, settings map[string]string) {
 			continue
 		}
 		if detail := f.check(settings[name]); detail != "" {
-			c.invalidf(field, "%s", detail)
+			c.Invalidf(field, "%s", detail)
 		}
 	}
 }
@@ -394,28 +370,28 @@ func (c *checker) checkSource(t Type, discoveryURL *string, metadata *Metadata, 
 	}
 	if t != TypeCustom {
 		if discoveryURL != nil {
-			c.invalidf("discovery_url", "%s providers use built-in endpoints and take no discovery_url; remove it, or use type custom", t)
+			c.Invalidf("discovery_url", "%s providers use built-in endpoints and take no discovery_url; remove it, or use type custom", t)
 		}
 		if metadata != nil {
-			c.invalidf("authorization_server_metadata", "%s providers use built-in endpoints and take no authorization_server_metadata; remove it, or use type custom", t)
+			c.Invalidf("authorization_server_metadata", "%s providers use built-in endpoints and take no authorization_server_metadata; remove it, or use type custom", t)
 		}
 		return ""
 	}
 
 	switch {
 	case discoveryURL != nil && metadata != nil:
-		c.invalidf("discovery_url", "send either discovery_url or authorization_server_metadata, not both")
-		c.invalidf("authorization_server_metadata", "send either discovery_url or authorization_server_metadata, not both")
+		c.Invalidf("discovery_url", "send either discovery_url or authorization_server_metadata, not both")
+		c.Invalidf("authorization_server_metadata", "send either discovery_url or authorization_server_metadata, not both")
 		return ""
 	case discoveryURL == nil && metadata == nil:
 		if required {
-			c.invalidf("discovery_url", "missing: custom providers need discovery_url (the issuer's /.well-known/ URL) or authorization_server_metadata")
+			c.Invalidf("discovery_url", "missing: custom providers need discovery_url (the issuer's /.well-known/ URL) or authorization_server_metadata")
 		}
 		return ""
 	case discoveryURL != nil:
 		issuer, detail := impliedIssuer(*discoveryURL)
 		if detail != "" {
-			c.invalidf("discovery_url", "%s", detail)
+			c.Invalidf("discovery_url", "%s", detail)
 		}
 		return issuer
 	default:
@@ -430,10 +406,10 @@ func (c *checker) checkSource(t Type, discoveryURL *string, metadata *Metadata, 
 func (c *checker) checkMetadata(md *Metadata, discovered bool, hasSecret bool) {
 	report := func(status int, member, detail string) {
 		if discovered {
-			c.unacceptablef("discovery_url", "the discovery document's %s %s", member, detail)
+			c.Unacceptablef("discovery_url", "the discovery document's %s %s", member, detail)
 			return
 		}
-		c.add(status, "authorization_server_metadata."+member, detail)
+		c.Add(status, "authorization_server_metadata."+member, detail)
 	}
 
 	if md.Issuer == "" {
@@ -475,7 +451,7 @@ func (c *checker) checkMetadata(md *Metadata, discovered bool, hasSecret bool) {
 			fmt.Sprintf("lists %q; Toolgate authenticates with client_secret_basic or client_secret_post, so enable one of them on the server", methods))
 	}
 	if !hasSecret && !slices.Contains(methods, string(AuthNone)) {
-		c.unacceptablef("client_secret", "missing: the authorization server does not accept public clients (token_endpoint_auth_methods_supported lists %q without none); send the client secret", methods)
+		c.Unacceptablef("client_secret", "missing: the authorization server does not accept public clients (token_endpoint_auth_methods_supported lists %q without none); send the client secret", methods)
 	}
 }
 
