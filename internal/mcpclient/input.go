@@ -2,8 +2,9 @@ package mcpclient
 
 import (
 	"encoding/json"
-	"log/slog"
 	"time"
+
+	"github.com/toolgate/toolgate/internal/provider"
 )
 
 // Transport is the MCP transport that Toolgate uses for a server.
@@ -20,29 +21,10 @@ const (
 	TransportSSE Transport = "sse"
 )
 
-// Secret is a static header value, such as an API key. Its String,
-// GoString, LogValue and MarshalJSON return "[redacted]" when it is set, so
-// that printing, logging or encoding a struct that contains one does not
-// reveal it. Decoding from JSON is not affected.
-type Secret string
-
-const redacted = "[redacted]"
-
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString keeps %#v from printing the value.
-func (s Secret) GoString() string { return `"` + s.String() + `"` }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalJSON encodes the redacted form.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+// Secret is a static header value, such as an API key. It is the provider
+// package's redacting string: printing, logging or encoding it shows
+// "[redacted]" when it is set.
+type Secret = provider.Secret
 
 // CreateInput is the request body that registers an MCP server. Absent
 // optional fields take their zero value, except Transport (default
