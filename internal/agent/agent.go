@@ -40,7 +40,8 @@ type ToolSpec struct {
 	ProviderID string
 }
 
-// ToolOutput is what a tool returned.
+// ToolOutput is the result of one tool call: its text and whether the tool
+// reported a failure.
 type ToolOutput struct {
 	Text    string
 	IsError bool
@@ -93,8 +94,8 @@ type Options struct {
 	// ToolTimeout is the default time limit of one tool call. Default 60 s.
 	ToolTimeout time.Duration
 	// TurnLease is how long a running turn holds its session before the
-	// lease must be renewed; a replica that dies mid-turn frees the session
-	// after it. Default 2 minutes.
+	// lease must be renewed. A replica that dies mid-turn frees the session
+	// after this time. Default 2 minutes.
 	TurnLease time.Duration
 	// MaxToolResultBytes caps the tool output given to the model. Default
 	// 32 KiB.

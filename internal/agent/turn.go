@@ -164,6 +164,7 @@ func (r *Runner) newSettings(req *TurnRequest) (settings, error) {
 	if s.MaxIterations == 0 {
 		s.MaxIterations = r.opts.MaxIterations
 	}
+
 	var bad []FieldProblem
 	add := func(field, detail string) { bad = append(bad, FieldProblem{Field: field, Detail: detail}) }
 	if len(s.SystemPrompt) > maxSystemPrompt {
@@ -191,6 +192,7 @@ func (r *Runner) newSettings(req *TurnRequest) (settings, error) {
 			add(fmt.Sprintf("mcp_servers[%d]", i), "must be a distinct, non-empty MCP server id")
 		}
 	}
+
 	if len(bad) > 0 {
 		return s, &InputError{Field: bad[0].Field, Detail: bad[0].Detail, Also: bad[1:]}
 	}

@@ -42,7 +42,7 @@ type Server struct {
 	patterns []string
 }
 
-// Pinger reports whether the database answers; /readyz uses it.
+// Pinger checks that the database responds; /readyz uses it.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -136,6 +136,7 @@ func (s *Server) routes() {
 		gatherer = prometheus.DefaultGatherer
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+
 	s.route("GET /api/v1/openapi.json", http.HandlerFunc(serveOpenAPI))
 	s.routeMe()
 	if s.opts.Providers != nil {
@@ -159,10 +160,11 @@ func (s *Server) routes() {
 	if s.opts.Models != nil {
 		s.route("GET /api/v1/models", authn.RequireUser(s.handle(s.listModels)))
 	}
+
 	s.mux.Handle("/api/", s.handle(s.noRoute))
 }
 
-// noRoute answers API requests that no route matched: 405 with an Allow
+// noRoute responds to API requests that no route matched: 405 with an Allow
 // header when the path exists under other methods, else 404. ServeMux
 // would answer 405 itself, but this catch-all route matches first.
 func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {

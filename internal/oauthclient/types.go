@@ -25,8 +25,8 @@ type TokenResponse struct {
 	// ExpiresAt is the receipt time plus ExpiresIn, zero when ExpiresIn is
 	// zero.
 	ExpiresAt time.Time
-	// Scopes are the scopes the response says were granted; nil when the
-	// response had no scope member.
+	// Scopes are the scopes the response lists as granted, or nil when
+	// the response had no scope member.
 	Scopes []string
 	// IDToken is the OpenID Connect ID token, if any.
 	IDToken string
